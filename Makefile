@@ -1,0 +1,94 @@
+# GNU make. Run `make` or `make help` for the list of targets.
+# Works from a fresh clone where only python3 (with venv + pip) exists:
+# if `uv` is not on PATH, a pinned uv is installed into .bootstrap/.
+
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+.DELETE_ON_ERROR:
+
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+BOOTSTRAP  := .bootstrap
+VENV       := .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.synced
+
+# Use a working uv from PATH (`make UV=/path/to/uv` overrides); otherwise the
+# bootstrapped one. `uv --version` (not just `command -v`) so that a pyenv shim
+# without a real uv behind it does not count.
+ifeq ($(origin UV),undefined)
+UV := $(shell uv --version >/dev/null 2>&1 && command -v uv)
+endif
+ifeq ($(strip $(UV)),)
+UV := $(BOOTSTRAP)/bin/uv
+endif
+
+# Never let uv try to download a Python build: use the python3 that is here.
+export UV_PYTHON_DOWNLOADS := never
+# Trust the OS certificate store (as pip does), not only uv's bundled roots:
+# needed behind a TLS-intercepting proxy when SSL_CERT_FILE is not exported.
+export UV_SYSTEM_CERTS ?= true
+
+EXAMPLES := $(wildcard examples/*.json examples/*.yaml examples/*.yml)
+
+.PHONY: help bootstrap test lint fmt typecheck bench-engine schema-json validate-examples clean distclean
+
+help: ## Show this help
+	@echo "Usage: make <target>"
+	@echo
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(BOOTSTRAP)/bin/uv:
+	$(PYTHON) -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@touch $@
+
+# Re-sync only when the project metadata or the lock file changes.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --group dev
+	@touch $@
+
+bootstrap: $(STAMP) ## Create .venv with the locked runtime + dev dependencies (installs uv if missing)
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint ## Lint, then run the test suite (without tests/performance)
+	$(BIN)/pytest --ignore=tests/performance
+
+fmt: $(STAMP) ## Format the code and apply ruff's safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP) ## Run mypy (strict)
+	$(BIN)/mypy
+
+bench-engine: $(STAMP) ## Run the engine benchmark (tests/performance/bench_engine.py)
+	$(BIN)/python tests/performance/bench_engine.py
+
+schema-json: $(STAMP) ## Regenerate engine/definition.schema.json
+	$(BIN)/python -m engine.jsonschema --write
+
+validate-examples: $(STAMP) ## Validate examples/*.json and examples/*.yaml with the CLI
+ifeq ($(strip $(EXAMPLES)),)
+	@echo "validate-examples: no examples/*.json or examples/*.yaml found" >&2; exit 1
+else
+	$(BIN)/workflow-engine validate $(EXAMPLES)
+endif
+
+clean: ## Remove caches and build artifacts (keeps .venv)
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		.import_linter_cache .coverage htmlcov
+	find . -path ./$(VENV) -prune -o -path ./$(BOOTSTRAP) -prune -o \
+		-type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean ## clean, and also remove .venv and .bootstrap
+	rm -rf $(VENV) $(BOOTSTRAP)
+
+.PHONY: print-uv
+print-uv: # Print the uv used (for .ci/run)
+	@echo $(UV)

@@ -1,0 +1,1 @@
+"""The service: settings, app factory, data access, services, adapters (composition root)."""
