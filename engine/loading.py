@@ -1,0 +1,45 @@
+"""Reading definition text (JSON or YAML) into plain data, with a located error on failure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from engine.errors import DefinitionInvalid, Problem
+
+MAX_DEFINITION_BYTES = 1_000_000
+
+
+def load_definition_text(text: str, *, filename: str = "") -> Any:
+    """Parse JSON (``.json`` or text starting with ``{``) or YAML into data for validation."""
+    if len(text.encode()) > MAX_DEFINITION_BYTES:
+        raise DefinitionInvalid(
+            [Problem("$", "too_large", f"a definition is at most {MAX_DEFINITION_BYTES} bytes")]
+        )
+    as_json = filename.endswith(".json") or (
+        not filename.endswith((".yaml", ".yml")) and text.lstrip().startswith("{")
+    )
+    if as_json:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DefinitionInvalid(
+                [
+                    Problem(
+                        "$",
+                        "invalid_json",
+                        f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+                    )
+                ]
+            ) from error
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or "syntax error"
+        raise DefinitionInvalid(
+            [Problem("$", "invalid_yaml", f"not valid YAML: {reason}{where}")]
+        ) from error
