@@ -71,7 +71,7 @@ bench-engine: $(STAMP) ## Run the engine benchmark (tests/performance/bench_engi
 	$(BIN)/python tests/performance/bench_engine.py
 
 schema-json: $(STAMP) ## Regenerate engine/definition.schema.json
-	$(BIN)/python -m engine.jsonschema --write
+	$(BIN)/workflow-engine json-schema --output engine/definition.schema.json
 
 validate-examples: $(STAMP) ## Validate examples/*.json and examples/*.yaml with the CLI
 ifeq ($(strip $(EXAMPLES)),)

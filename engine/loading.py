@@ -12,6 +12,19 @@ from engine.errors import DefinitionInvalid, Problem
 MAX_DEFINITION_BYTES = 1_000_000
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a few lines of aliases can expand to billions
+    of nodes ("billion laughs"), and a definition never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in definitions", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def load_definition_text(text: str, *, filename: str = "") -> Any:
     """Parse JSON (``.json`` or text starting with ``{``) or YAML into data for validation."""
     if len(text.encode()) > MAX_DEFINITION_BYTES:
@@ -35,7 +48,7 @@ def load_definition_text(text: str, *, filename: str = "") -> Any:
                 ]
             ) from error
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: builds plain data only
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -11,7 +11,7 @@ read (and upgraded) by a newer one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 FORMAT_VERSION = 1
@@ -128,8 +128,8 @@ class InstanceState:
             "format": FORMAT_VERSION,
             "status": self.status,
             "variables": self.variables,
-            "tokens": [_compact(_token_json(t)) for t in self.tokens.values()],
-            "scopes": [_compact(_scope_json(s)) for s in self.scopes.values()],
+            "tokens": [_compact(t) for t in self.tokens.values()],
+            "scopes": [_compact(s) for s in self.scopes.values()],
             "counter": self.counter,
             "seq": self.seq,
             "error": self.error,
@@ -162,19 +162,12 @@ class InstanceState:
 # format N -> N+1, applied in order by from_json; none yet
 _UPGRADES: dict[int, Callable[[Json], Json]] = {}
 
-_TOKEN_DEFAULTS = {"status": "active", "attempt": 0}
 
-
-def _token_json(t: Token) -> Json:
-    return {name: getattr(t, name) for name in Token.__slots__}
-
-
-def _scope_json(s: Scope) -> Json:
-    return {name: getattr(s, name) for name in Scope.__slots__}
-
-
-def _compact(data: Json) -> Json:
-    """Leave out empty optional fields: stored states stay small and readable."""
-    return {
-        k: v for k, v in data.items() if v is not None and _TOKEN_DEFAULTS.get(k, object()) != v
-    }
+def _compact(item: Token | Scope) -> Json:
+    """The fields that differ from their defaults: stored states stay small and readable."""
+    out: Json = {}
+    for f in fields(item):
+        value = getattr(item, f.name)
+        if f.default is MISSING or value != f.default:
+            out[f.name] = value
+    return out
