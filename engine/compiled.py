@@ -160,6 +160,7 @@ class CompiledDefinition:
     start: str
     steps: Mapping[str, CompiledStep]
     variables: Mapping[str, VariableSpec]
+    sensitive: frozenset[str]  # variables masked in the history
     source: ProcessDefinition = field(repr=False, compare=False)
 
     def step(self, step_id: str) -> CompiledStep:

@@ -69,7 +69,7 @@ class _Run(Steps):
             "instance_started",
             definition=self.definition.key,
             version=self.definition.version,
-            variables=dict(values),
+            variables=self.masked(dict(values)),
         )
         token = self.spawn(self.definition.start, ROOT, 0, None)
         self.enter(token, self.definition.start)
@@ -151,20 +151,22 @@ class _Run(Steps):
         self.incident(token, "job_failed", f"{event.message} {tries}")
 
     def business_error(self, token: Token, step: c.CompiledStep, code: str, message: str) -> None:
-        """Route a reported error to the boundary that catches it; none: an incident."""
-        for boundary in step.errors:
-            if boundary.error_code in ("", code):
-                self.cancel_timers(token)
-                token.wait = None
-                self.record("error_caught", token, error_code=code, boundary=boundary.step_id)
-                self.record("step_cancelled", token, reason=f"error {code}")
-                token.step = boundary.step_id
-                token.status = "active"
-                self.record("step_entered", token)
-                self.record("step_completed", token)
-                self.leave(token, self.definition.steps[boundary.step_id], boundary.target)
-                return
+        """Route a reported error to the boundary that catches its code (an exact match before
+        a catch-all, whatever their order in the definition); none: an incident."""
+        exact = [b for b in step.errors if b.error_code == code]
+        catch_all = [b for b in step.errors if b.error_code == ""]
+        boundary = exact[0] if exact else catch_all[0] if catch_all else None
         token.wait = None
+        if boundary is not None:
+            self.cancel_timers(token)
+            self.record("error_caught", token, error_code=code, boundary=boundary.step_id)
+            self.record("step_cancelled", token, reason=f"error {code}")
+            token.step = boundary.step_id
+            token.status = "active"
+            self.record("step_entered", token)
+            self.record("step_completed", token)
+            self.leave(token, self.definition.steps[boundary.step_id], boundary.target)
+            return
         self.incident(token, "unhandled_error", f"error {code} is not caught: {message}")
 
     def child_failed(self, token: Token, event: ev.ChildInstanceFailed) -> None:

@@ -59,6 +59,13 @@ def _as_list(value: Any) -> Any:
 Next = Annotated[list[StepId], BeforeValidator(_as_list)]
 
 
+def _number_as_text(value: Any) -> Any:
+    """YAML reads ``version: 1.0`` as a number; a version is text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -338,7 +345,9 @@ class ProcessDefinition(_Model):
     )
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    version: str = Field("1.0.0", min_length=1, max_length=64)
+    version: Annotated[str, BeforeValidator(_number_as_text)] = Field(
+        "1.0.0", min_length=1, max_length=64
+    )
     variables: dict[VariableName, VariableType | VariableSpec] = Field(default_factory=dict)
     start: StepId | None = Field(
         None, description="The first step; default: the start_event, else the first step listed"

@@ -27,6 +27,10 @@ _ISO = re.compile(
 _ISO_CALENDAR = re.compile(r"P(?:\d+Y)?(?:\d+M)")  # P1M, P1Y2M: month-based, refused
 
 
+#: Longer than any process should wait on one timer, and far inside what datetimes can add.
+MAX_DURATION = timedelta(days=3650)
+
+
 class DurationError(ValueError):
     """Raised with a message a process designer understands."""
 
@@ -39,9 +43,13 @@ def parse_duration(text: str) -> timedelta:
     if value.upper().startswith("P"):
         return _parse_iso(value.upper(), text)
     if _GO_WHOLE.fullmatch(value):
-        total = timedelta()
-        for amount, unit in _GO_PART.findall(value):
-            total += _GO_UNITS[unit] * float(amount)
+        try:
+            total = sum(
+                (_GO_UNITS[unit] * float(amount) for amount, unit in _GO_PART.findall(value)),
+                timedelta(),
+            )
+        except OverflowError:
+            total = timedelta.max
         return _positive(total, text)
     raise DurationError(
         f"invalid duration {text!r}: write e.g. '30s', '2h', '1h30m', '500ms', '3d' "
@@ -61,12 +69,20 @@ def _parse_iso(value: str, original: str) -> timedelta:
             f"invalid ISO-8601 duration {original!r}: write e.g. 'PT30S', 'PT2H', 'P1DT12H'"
         )
     parts = {name: float(amount) for name, amount in match.groupdict().items() if amount}
-    return _positive(timedelta(**parts), original)
+    try:
+        delta = timedelta(**parts)
+    except OverflowError:
+        delta = timedelta.max
+    return _positive(delta, original)
 
 
 def _positive(delta: timedelta, original: str) -> timedelta:
     if delta <= timedelta():
         raise DurationError(f"invalid duration {original!r}: it must be longer than zero")
+    if delta > MAX_DURATION:
+        raise DurationError(
+            f"invalid duration {original!r}: at most 3650 days; for a date further away use 'until'"
+        )
     return delta
 
 

@@ -21,8 +21,11 @@ import cel
 MAX_EXPRESSION_LENGTH = 1000
 _FORBIDDEN_MACROS = ("map", "all", "exists", "exists_one", "filter")
 _MACRO_CALL = re.compile(r"\.\s*(" + "|".join(_FORBIDDEN_MACROS) + r")\s*\(")
-_STRING_LITERAL = re.compile(
-    r"""[rRbB]{0,2}(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""",
+# string literals and // comments: blanked out before looking for macro calls, so that a
+# literal '.map(' is allowed and a comment cannot hide a real one ("items.// x\nmap(...)")
+_NOT_CODE = re.compile(
+    r"""[rRbB]{0,2}(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")"""
+    r"|//[^\n]*",
     re.DOTALL,
 )
 _CEL_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
@@ -89,7 +92,7 @@ def compile_expression(text: str) -> Expression:
         raise ExpressionError(
             text, f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters"
         )
-    macro = _MACRO_CALL.search(_STRING_LITERAL.sub(lambda m: " " * len(m.group()), source))
+    macro = _MACRO_CALL.search(_NOT_CODE.sub(lambda m: " " * len(m.group()), source))
     if macro is not None:
         raise ExpressionError(
             text,

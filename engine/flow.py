@@ -15,7 +15,7 @@ from typing import Any
 from engine import commands as cmd
 from engine import compiled as c
 from engine.expressions import ExpressionError, Value
-from engine.state import COMPLETED, FAILED, InstanceState, Scope, Token
+from engine.state import COMPLETED, FAILED, ROOT, InstanceState, Scope, Token
 
 #: Automatic steps one decision may run before it stops with an incident: a loop of gateways
 #: and assignments whose exit condition never holds must not spin forever.
@@ -78,9 +78,17 @@ class Flow:
         if not changed:
             return
         current.update(changed)
-        self.record("variables_set", token, source=source, variables=changed)
+        self.record("variables_set", token, source=source, variables=self.masked(changed))
+
+    def masked(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values for the history: a ``sensitive`` variable shows as ``***``."""
+        hidden = self.definition.sensitive
+        if not hidden or hidden.isdisjoint(values):
+            return values
+        return {k: "***" if k in hidden and v is not None else v for k, v in values.items()}
 
     def enter(self, token: Token, step_id: str) -> None:
+        token.status = "pending"  # until drained: withdrawn before then, it never ran
         self.queue.append((token, step_id))
 
     def drain(self) -> None:
@@ -124,13 +132,26 @@ class Flow:
             self.branch_finished(scope)
 
     def release(self, scope: Scope) -> None:
-        """A scope is done: give its unit back to the branch that opened it."""
+        """A scope is done: give its unit back to the branch that holds it."""
         del self.state.scopes[scope.id]
+        for child in self.state.scopes.values():
+            if child.parent == scope.id:  # detached stragglers: still cancellable from above
+                child.parent = scope.parent
+        holder = (
+            self.state.scopes[ROOT] if scope.detached else self.state.scopes[scope.parent or ROOT]
+        )
+        branch = 0 if scope.detached else scope.parent_branch
+        holder.live[branch] -= 1
+        if holder.live[branch] == 0:
+            self.branch_finished(holder)
+
+    def detach(self, scope: Scope) -> None:
+        """A join fired and left its other branches running (a discriminator without cancel):
+        they no longer hold up the branch that opened the scope, only the instance's end."""
         assert scope.parent is not None
-        parent = self.state.scopes[scope.parent]
-        parent.live[scope.parent_branch] -= 1
-        if parent.live[scope.parent_branch] == 0:
-            self.branch_finished(parent)
+        self.state.scopes[scope.parent].live[scope.parent_branch] -= 1
+        self.state.scopes[ROOT].live[0] += 1
+        scope.detached = True
 
     def branch_finished(self, scope: Scope) -> None:
         if scope.kind == "root":
@@ -166,10 +187,13 @@ class Flow:
         self.leave(parent_token, step)
         if scope.cancel_remaining:
             self.cancel_scope(scope, "the join fired")
-        if scope.id in self.state.scopes and (
-            scope.cancel_remaining or scope.completed >= len(scope.live)
-        ):
-            self.release(scope)
+        if scope.id in self.state.scopes:
+            if scope.cancel_remaining or scope.completed >= len(scope.live):
+                self.release(scope)
+            elif scope.kind != "root":
+                # the continuation token holds the branch now (spawned above, so it never
+                # drops to zero here)
+                self.detach(scope)
 
     def evaluate(self, token: Token, value: Value | None, what: str) -> tuple[bool, Any]:
         """(ok, result); on failure the token is in incident and ok is False."""
@@ -197,13 +221,16 @@ class Flow:
         self.cancel_timers(token)
         if token.incident is not None:
             self.commands.append(cmd.ResolveIncident(token.incident, "cancelled"))
-        self.record("step_cancelled", token, reason=reason)
+        if token.status != "pending":
+            self.record("step_cancelled", token, reason=reason)
         self.state.tokens.pop(token.id, None)
 
     def cancel_scope(self, scope: Scope, reason: str) -> None:
         for child in [s for s in self.state.scopes.values() if s.parent == scope.id]:
             self.cancel_scope(child, reason)
             del self.state.scopes[child.id]
+            if child.detached:
+                self.state.scopes[ROOT].live[0] -= 1  # never the last unit: a fire holds one
         for token in [t for t in self.state.tokens.values() if t.scope == scope.id]:
             self.withdraw(token, reason)
         scope.live = [0] * len(scope.live)

@@ -31,7 +31,7 @@ class Token:
     step: str
     scope: str
     branch: int
-    status: str = "active"  # active | waiting | incident
+    status: str = "active"  # active | waiting | incident (| pending, within a decision)
     wait: str | None = None  # the job, task, timer, subscription or child it waits for
     key: str | None = None  # correlation key of a receive task's subscription
     attempt: int = 0  # attempts of the current service task
@@ -78,6 +78,7 @@ class Scope:
     items: list[Any] | None = None  # multi-instance elements
     started: int = 0  # multi-instance elements started (sequential mode starts them one by one)
     results: list[Any] | None = None  # multi-instance output collection
+    detached: bool = False  # fired without cancelling: its stragglers count at the root
 
     def clone(self) -> Scope:
         return Scope(
@@ -94,6 +95,7 @@ class Scope:
             self.items,
             self.started,
             None if self.results is None else list(self.results),
+            self.detached,
         )
 
 

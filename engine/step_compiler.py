@@ -55,7 +55,8 @@ class StepCompiler:
         if declared is None:
             return None
         known = set(declared)
-        for ancestor in predecessors.get(self.step.id, set()) | {self.step.id}:
+        # what the step itself sets is not there yet when its expressions run
+        for ancestor in predecessors.get(self.step.id, set()):
             entry = self.owner.steps.get(ancestor)
             if entry is not None:
                 known |= produced(entry[1])
@@ -123,7 +124,10 @@ class StepCompiler:
         elif mi.for_each is not None:
             items = self.value(f"{path}.for_each", mi.for_each)
         completion = (
-            self.expression(f"{path}.completion_condition", mi.completion_condition)
+            # checked after each instance completes: it may read what the step sets
+            self.expression(
+                f"{path}.completion_condition", mi.completion_condition, produced(self.step)
+            )
             if mi.completion_condition
             else None
         )
@@ -389,7 +393,10 @@ def produced(step: d.Step) -> set[str]:
     if isinstance(step, d.SetVariables):
         return set(step.config.assign)
     if isinstance(step, d.UserTask):
-        produced = {f.id for f in step.config.form.fields} if step.config.form else set()
+        # an optional field may be left out (the variable then keeps what it had, or is not
+        # set at all): only required fields are sure to be set; declare the optional ones
+        form = step.config.form
+        produced = {f.id for f in form.fields if f.required} if form else set()
     elif isinstance(step, d.ServiceTask | d.CallActivity):
         produced = set(step.config.output or ())
     else:

@@ -21,13 +21,10 @@ from engine.errors import DefinitionInvalid, Problem
 from engine.graph import predecessors, reach
 from engine.problems import from_validation_error
 from engine.step_compiler import StepCompiler, join_required
+from engine.variables import check_value
 
 _STEP = TypeAdapter[d.Step](d.Step)
 _VARIABLES = TypeAdapter(dict[str, d.VariableType | d.VariableSpec])
-_N_OF_M = re.compile(r"(\d+)_of_(\d+)")
-_MI_VARIABLES = frozenset(
-    {"loop_counter", "nr_of_instances", "nr_of_completed_instances", "nr_of_active_instances"}
-)
 _BOUNDARY_HOSTS = {
     "timer_event": frozenset({"service_task", "user_task", "receive_task", "call_activity"}),
     "error_event": frozenset({"service_task", "call_activity"}),
@@ -96,6 +93,7 @@ class _Compiler:
                 start=start,
                 steps=compiled_steps,
                 variables=self.variables,
+                sensitive=frozenset(n for n, s in self.variables.items() if s.sensitive),
                 source=model,
             ),
             [],
@@ -109,6 +107,11 @@ class _Compiler:
                 name: spec if isinstance(spec, d.VariableSpec) else d.VariableSpec(type=spec)
                 for name, spec in declared.items()
             }
+            for name, spec in self.variables.items():
+                if spec.default is not None:
+                    problem = check_value(spec.type, spec.default, f"$.variables.{name}.default")
+                    if problem is not None:
+                        self.problems.append(problem)
         except ValidationError:
             self.variables = None  # already reported; skip the reference checks
         steps = raw.get("steps")

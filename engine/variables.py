@@ -82,6 +82,11 @@ _CHECKS: dict[str, tuple[_Normaliser, str]] = {
 }
 
 
+def check_value(kind: str, value: Any, path: str) -> Problem | None:
+    """The problem with ``value`` as a ``kind``, if any (for deploy-time checks of defaults)."""
+    return _check(kind, value, path)[1]
+
+
 def _check(kind: str, value: Any, path: str) -> tuple[Any, Problem | None]:
     normalise, expected = _CHECKS[kind]
     ok, normalised = normalise(value)
@@ -100,7 +105,8 @@ def check_variables(
     starting: bool = False,
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Normalised values and the problems found. Undeclared variables pass as they are;
-    ``starting`` also applies defaults and checks the required ones."""
+    ``starting`` also applies defaults, checks the required ones, and sets the other declared
+    ones to null, so that an expression can test ``${note == null}``."""
     out: dict[str, Any] = {}
     problems: list[Problem] = []
     if not isinstance(values, Mapping):
@@ -118,7 +124,7 @@ def check_variables(
             if out.get(name) is not None:
                 continue
             if spec.default is not None:
-                out[name] = spec.default
+                out[name] = _check(spec.type, spec.default, name)[0]  # checked at deploy
             elif spec.required:
                 problems.append(
                     Problem(
@@ -127,6 +133,8 @@ def check_variables(
                         f"required variable '{name}' is missing",
                     )
                 )
+            else:
+                out[name] = None
     return out, problems
 
 
