@@ -11,12 +11,16 @@ The JSON Schema published for editors is generated from these models
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+KEY_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+EXPRESSION_PATTERN = r"^\s*\$\{.*\}\s*$"
 
 StepId = Annotated[str, Field(pattern=STEP_ID_PATTERN, min_length=1, max_length=128)]
 VariableName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=128)]
@@ -36,6 +40,31 @@ ExpressionText = Annotated[
         max_length=2000,
         description="A CEL expression, written ${...} as in the seed: ${amount > 1000}",
         examples=["${amount > 1000}"],
+    ),
+]
+
+
+def _priority(value: Any) -> Any:
+    in_range = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100
+    if in_range or (isinstance(value, str) and re.fullmatch(EXPRESSION_PATTERN, value, re.DOTALL)):
+        return value
+    raise PydanticCustomError(
+        "invalid_priority",
+        "priority is a whole number from 0 to 100, or ${...}; got {given}",
+        {"given": repr(value)},
+    )
+
+
+Priority = Annotated[
+    int | str,
+    PlainValidator(_priority),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 100},
+                {"type": "string", "pattern": EXPRESSION_PATTERN},
+            ]
+        }
     ),
 ]
 
@@ -125,7 +154,7 @@ class UserTaskConfig(_Model):
     candidate_users: list[str] | ExpressionText = Field(default_factory=list)
     candidate_groups: list[str] | ExpressionText = Field(default_factory=list)
     due: str | None = Field(None, description="A duration after creation, or ${...} giving a date")
-    priority: int | ExpressionText = Field(50, description="0 (lowest) to 100 (highest)")
+    priority: Priority = Field(50, description="0 (lowest) to 100 (highest), or ${...}")
     form: Form | None = None
 
 
@@ -339,7 +368,7 @@ class ProcessDefinition(_Model):
     json_schema: str | None = Field(None, alias="$schema", description="For editors; ignored")
     key: str | None = Field(
         None,
-        pattern=r"^[A-Za-z0-9_.\-]+$",
+        pattern=KEY_PATTERN,
         max_length=128,
         description="Groups the versions of one process; default: the name",
     )

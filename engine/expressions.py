@@ -86,6 +86,10 @@ class ExpressionError(Exception):
 def compile_expression(text: str) -> Expression:
     """Compile ``${cel}`` or bare CEL; raise :class:`ExpressionError` with the position."""
     source, offset = _unwrap(text)
+    if text.strip().startswith("${") and offset == 0:
+        raise ExpressionError(
+            text, "'${' is not closed: an expression is written ${...}", column=text.index("${") + 1
+        )
     if not source.strip():
         raise ExpressionError(text, "the expression is empty")
     if len(source) > MAX_EXPRESSION_LENGTH:
@@ -114,6 +118,8 @@ def _syntax_message(raw: str) -> tuple[str, int | None]:
         return raw.splitlines()[0] if raw else "syntax error", None
     column = int(match.group(2))
     detail = match.group(3).strip()
+    if "Recursion limit" in raw:
+        return "syntax error: the expression is nested too deeply", column
     if "<EOF>" in detail:
         detail = "Syntax error: the expression ends too early"
     elif "expecting" in detail:

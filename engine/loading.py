@@ -25,6 +25,14 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# Dates stay text, as in JSON: YAML's implicit timestamps would turn `until: 2026-12-24` into a
+# date object that no field of the language accepts.
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_definition_text(text: str, *, filename: str = "") -> Any:
     """Parse JSON (``.json`` or text starting with ``{``) or YAML into data for validation."""
     if len(text.encode()) > MAX_DEFINITION_BYTES:

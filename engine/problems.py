@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from engine import definition as d
 from engine.errors import Problem
-
-_TYPE_WORDS = {"str", "int", "float", "bool", "list", "dict", "none"}
-
-
-def _field_vocabulary() -> frozenset[str]:
-    names: set[str] = set()
-    for obj in vars(d).values():
-        if isinstance(obj, type) and issubclass(obj, BaseModel):
-            names.update(obj.model_fields)
-            names.update(f.alias for f in obj.model_fields.values() if f.alias)
-    return frozenset(names)
-
-
-_FIELDS = sorted(_field_vocabulary())
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:
@@ -37,18 +25,76 @@ def json_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """Drop the union-member names pydantic puts in ``loc`` (step types, 'list[str]', ...)."""
+def _walk(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], type[BaseModel] | None]:
+    """Follow ``loc`` through the models: keep the parts that are fields, list indexes and
+    dict keys (a variable named ``Amount`` or ``order-id`` included), drop the labels pydantic
+    adds for union members (``service_task``, ``VariableSpec``, ``list[str]``). Returns the
+    clean location and the model that holds its last part (for did-you-mean hints)."""
+    annotation: Any = d.ProcessDefinition
+    holder: type[BaseModel] | None = None
     out: list[int | str] = []
-    for i, part in enumerate(loc):
-        if isinstance(part, str):
-            after_step_index = i >= 2 and loc[i - 2] == "steps" and isinstance(loc[i - 1], int)
-            if after_step_index and part in d.STEP_TYPES:
+    parts = list(loc)
+    while parts:
+        annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
+        if origin in (Union, UnionType):
+            members = [m for m in get_args(annotation) if m is not type(None)]
+            if len(members) == 1:  # X | None: pydantic adds no label
+                annotation = members[0]
                 continue
-            if "[" in part or "-" in part or part in _TYPE_WORDS or part[:1].isupper():
-                continue
+            label = parts.pop(0)  # which member pydantic tried: never part of the path
+            annotation = _member(annotation, label)
+            continue
+        part = parts.pop(0)
+        if part == "[key]":
+            continue  # the dict key itself is wrong: the path already names it
+        holder = annotation if _is_model(annotation) else None
         out.append(part)
-    return tuple(out)
+        if origin is list:
+            annotation = get_args(annotation)[0]
+        elif origin is dict:
+            annotation = get_args(annotation)[1]
+        elif holder is not None and isinstance(part, str):
+            field = _field(holder, part)
+            annotation = field.annotation if field is not None else Any
+        else:
+            annotation = Any
+    return tuple(out), holder
+
+
+def _unwrap(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _field(model: type[BaseModel], name: str) -> FieldInfo | None:
+    for field_name, field in model.model_fields.items():
+        if name in (field_name, field.alias):
+            return field
+    return None
+
+
+def _member(union: Any, label: int | str) -> Any:
+    """The member of ``union`` that pydantic's ``label`` names: a step type (the tag), a
+    model's class name, or another member's label such as 'list[str]'."""
+    members = [_unwrap(m) for m in get_args(union)]
+    for member in members:
+        if _is_model(member):
+            tag = member.model_fields.get("type")
+            if member.__name__ == label or (
+                tag is not None and get_args(tag.annotation) == (label,)
+            ):
+                return member
+    kinds = {"list": list, "dict": dict}
+    for prefix, kind in kinds.items():
+        if str(label).startswith(prefix):
+            return next((m for m in members if get_origin(m) is kind), Any)
+    return Any
 
 
 def from_validation_error(
@@ -56,8 +102,8 @@ def from_validation_error(
 ) -> list[Problem]:
     problems: dict[str, Problem] = {}
     for item in error.errors(include_url=False):
-        loc = prefix + _clean_loc(tuple(item["loc"]))
-        problem = _problem(item, loc)
+        loc, holder = _walk(tuple(item["loc"]))
+        problem = _problem(item, prefix + loc, holder)
         # a union reports one error per member at the same place: keep the first, the clearest
         problems.setdefault(problem.path, problem)
     # of a union's members, the one that got deeper into the input explains it best
@@ -72,7 +118,15 @@ def from_validation_error(
     ]
 
 
-def _problem(item: Any, loc: tuple[int | str, ...]) -> Problem:
+_PATTERN_MESSAGES = {
+    d.STEP_ID_PATTERN: "is not a valid step id: start with a letter or '_', then letters, "
+    "digits, '_', '-' or '.'",
+    d.NAME_PATTERN: "is not a valid name: start with a letter or '_', then letters, digits or '_'",
+    d.KEY_PATTERN: "is not a valid key: use letters, digits, '_', '.' and '-'",
+}
+
+
+def _problem(item: Any, loc: tuple[int | str, ...], holder: type[BaseModel] | None) -> Problem:
     kind: str = item["type"]
     path = json_path(loc)
     last = loc[-1] if loc else "$"
@@ -80,7 +134,8 @@ def _problem(item: Any, loc: tuple[int | str, ...]) -> Problem:
     if kind == "missing":
         return Problem(path, "missing_field", f"required field '{last}' is missing")
     if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(str(last), _FIELDS, n=1, cutoff=0.75)
+        known = sorted(holder.model_fields) if holder is not None else []
+        hint = difflib.get_close_matches(str(last), known, n=1, cutoff=0.75)
         also = f" (did you mean '{hint[0]}'?)" if hint else ""
         return Problem(path, "unknown_field", f"unknown field '{last}'{also}")
     if kind == "union_tag_invalid":
@@ -103,23 +158,12 @@ def _problem(item: Any, loc: tuple[int | str, ...]) -> Problem:
             f"unknown variable type {given!r}; expected one of: "
             + ", ".join(get_args(d.VariableType)),
         )
-    if kind == "string_pattern_mismatch":
+    if kind == "string_pattern_mismatch" and item["ctx"]["pattern"] in _PATTERN_MESSAGES:
         return Problem(
-            path,
-            "invalid_name",
-            f"{given!r} is not a valid name: start with a letter or '_', then letters, "
-            "digits or '_'"
-            + (" ('-' and '.' are allowed in step ids)" if _is_step_ref(loc) else ""),
+            path, "invalid_name", f"{given!r} {_PATTERN_MESSAGES[item['ctx']['pattern']]}"
         )
     message: str = item["msg"]
     return Problem(path, _code(kind), message[0].lower() + message[1:])
-
-
-def _is_step_ref(loc: tuple[int | str, ...]) -> bool:
-    return any(
-        p in ("id", "next", "start", "default", "parallel_tasks", "action", "attached_to")
-        for p in loc
-    )
 
 
 def _code(kind: str) -> str:

@@ -49,6 +49,12 @@ class StepCompiler:
         self.step = step
         self.base = f"$.steps[{index}]"
         self.known = self._known_variables(predecessors)
+        self.optional_fields = {
+            f.id: ancestor
+            for ancestor in sorted(predecessors.get(step.id, set()))
+            for f in _form_fields(owner.steps.get(ancestor))
+            if not f.required
+        }
 
     def _known_variables(self, predecessors: Mapping[str, set[str]]) -> set[str] | None:
         declared = self.owner.variables
@@ -86,10 +92,14 @@ class StepCompiler:
             return
         missing = sorted(expr.variables - self.known - set(extra))
         for name in missing:
+            optional_in = self.optional_fields.get(name)
             self.owner.problem(
                 path,
                 "undeclared_variable",
-                f"'{name}' is neither declared in 'variables' nor set by an earlier step",
+                f"'{name}' is an optional form field of '{optional_in}', so it may not be set: "
+                "declare it in 'variables'"
+                if optional_in
+                else f"'{name}' is neither declared in 'variables' nor set by an earlier step",
             )
 
     def duration(self, path: str, text: str | None) -> timedelta | None:
@@ -386,6 +396,12 @@ def join_required(step: d.ParallelGateway, base: str, problems: list[Problem]) -
         )
         return None
     return n
+
+
+def _form_fields(entry: tuple[int, d.Step] | None) -> list[d.FormField]:
+    if entry is None or not isinstance(entry[1], d.UserTask) or entry[1].config.form is None:
+        return []
+    return list(entry[1].config.form.fields)
 
 
 def produced(step: d.Step) -> set[str]:

@@ -434,4 +434,6 @@ def _task_values_problem(values: dict[str, Any]) -> str | None:
     priority = values["priority"]
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
         return f"priority must be a whole number, not {type_name(priority)}"
+    if priority is not None and not 0 <= priority <= 100:
+        return f"priority must be between 0 and 100, not {priority}"
     return None

@@ -178,6 +178,10 @@ class _Compiler:
         start = self._find_start(raw)
         if start is None:
             return None
+        if len(self.steps) < len(self.known_ids):
+            # a step whose shape is wrong has unknown flows: reachability and endings would
+            # only report false problems around it, so they wait until the shape is fixed
+            return start
         reachable = reach(start, self.edges)
         for step_id, (index, _) in self.steps.items():
             if step_id not in reachable:
@@ -257,9 +261,16 @@ class _Compiler:
                 entry = self.steps.get(target)
                 if entry is None:
                     continue
-                waits = isinstance(entry[1], d.ReceiveTask) and not entry[1].multi_instance
-                timer = isinstance(entry[1], d.TimerEvent) and not entry[1].config.attached_to
-                if not (waits or timer):
+                if _is_boundary(entry[1]):
+                    continue  # reported as boundary_is_target
+                if isinstance(entry[1], d.ReceiveTask) and entry[1].multi_instance:
+                    self.problem(
+                        f"{base}.next[{i}]",
+                        "invalid_event_gateway_target",
+                        f"an event gateway waits for one event: '{target}' is a multi-instance "
+                        "receive_task",
+                    )
+                elif not isinstance(entry[1], d.ReceiveTask | d.TimerEvent):
                     self.problem(
                         f"{base}.next[{i}]",
                         "invalid_event_gateway_target",
@@ -297,8 +308,8 @@ class _Compiler:
             self.problem(
                 f"{base}.config.attached_to",
                 "invalid_boundary",
-                f"a {step.type} can be attached to {', '.join(sorted(allowed))}, "
-                f"not to the {host_step[1].type} '{host}'",
+                f"{_article(step.type)} {step.type} can be attached to "
+                f"{', '.join(sorted(allowed))}, not to the {host_step[1].type} '{host}'",
             )
         elif getattr(host_step[1], "multi_instance", None) is not None:
             self.problem(
@@ -338,10 +349,7 @@ class _Compiler:
             if isinstance(first, Mapping) and isinstance(first.get("id"), str):
                 first_id: str = first["id"]
                 return first_id if first_id in self.steps else None
-        if isinstance(steps, list) and not steps:
-            return None  # "no steps" is already reported
-        self.problem("$.steps", "no_start", "the process has no start step")
-        return None
+        return None  # no steps, or none whose shape is valid: already reported
 
     def _check_endings(self, reachable: set[str]) -> None:
         """Every step can reach an end, and every join can fire."""
@@ -431,6 +439,10 @@ class _Compiler:
                 errors = tuple(b for b in found if b.error_code is not None)
                 out[host] = replace(out[host], timers=timers, errors=errors)
         return out
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _is_boundary(step: d.Step) -> bool:

@@ -59,8 +59,9 @@ def _date(v: Any) -> tuple[bool, Any]:
 
 
 def _datetime(v: Any) -> tuple[bool, Any]:
+    """A date-time with its time zone: without one, '09:00' means different moments."""
     try:
-        return isinstance(v, str) and bool(datetime.fromisoformat(v)), v
+        return isinstance(v, str) and "T" in v and datetime.fromisoformat(v).tzinfo is not None, v
     except ValueError:
         return False, v
 
@@ -77,7 +78,10 @@ _CHECKS: dict[str, tuple[_Normaliser, str]] = {
     "object": (_object, "an object"),
     "array": (_array, "a list"),
     "date": (_date, "an ISO-8601 date such as '2026-12-24'"),
-    "datetime": (_datetime, "an ISO-8601 date-time such as '2026-12-24T18:00:00+08:00'"),
+    "datetime": (
+        _datetime,
+        "an ISO-8601 date-time with a time zone such as '2026-12-24T18:00:00+08:00'",
+    ),
     "any": (_any, "any value"),
 }
 

@@ -16,9 +16,11 @@ ALLOWED = {
     "difflib",
     "json",
     "re",
+    "types",
     "typing",
     "cel",
     "pydantic",
+    "pydantic_core",
     "yaml",
     "engine",
 }
