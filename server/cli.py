@@ -53,8 +53,7 @@ def validate(
                     name: {
                         "valid": not problems,
                         "problems": [
-                            {"path": p.path, "code": p.code, "message": p.message}
-                            for p in problems
+                            {"path": p.path, "code": p.code, "message": p.message} for p in problems
                         ],
                     }
                     for name, problems in report.items()
