@@ -410,6 +410,7 @@ class Steps(Flow):
         token.wait = None
         token.status = "active"
         token.pending = None
+        token.attempt = 0
         self.set_variables(token, values, step.id)
         self.record("step_completed", token)
         if token.element is not None and self.state.scopes[token.scope].step == step.id:
