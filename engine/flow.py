@@ -149,9 +149,12 @@ class Flow:
         """A join fired and left its other branches running (a discriminator without cancel):
         they no longer hold up the branch that opened the scope, only the instance's end."""
         assert scope.parent is not None
-        self.state.scopes[scope.parent].live[scope.parent_branch] -= 1
-        self.state.scopes[ROOT].live[0] += 1
+        self.state.scopes[ROOT].live[0] += 1  # first: the instance must not end meanwhile
         scope.detached = True
+        parent = self.state.scopes[scope.parent]
+        parent.live[scope.parent_branch] -= 1
+        if parent.live[scope.parent_branch] == 0:  # the continuation may have ended already
+            self.branch_finished(parent)
 
     def branch_finished(self, scope: Scope) -> None:
         if scope.kind == "root":
@@ -190,9 +193,7 @@ class Flow:
         if scope.id in self.state.scopes:
             if scope.cancel_remaining or scope.completed >= len(scope.live):
                 self.release(scope)
-            elif scope.kind != "root":
-                # the continuation token holds the branch now (spawned above, so it never
-                # drops to zero here)
+            else:
                 self.detach(scope)
 
     def evaluate(self, token: Token, value: Value | None, what: str) -> tuple[bool, Any]:

@@ -350,13 +350,12 @@ class Steps(Flow):
         parent_locals = token.locals
         del self.state.tokens[token.id]
         self.record("multi_instance_started", token, scope=scope.id, count=len(items))
-        if not multi.synchronize or not items:
-            self.fire(scope)
-            if not items:
-                return
-        count = 1 if multi.sequential else len(items)
+        count = min(1, len(items)) if multi.sequential else len(items)
         for index in range(count):
             self.start_element(scope, index, parent_locals)
+        if not multi.synchronize or not items:
+            # after the elements exist: the flow going on may withdraw them (a cancelling join)
+            self.fire(scope)
 
     def start_element(
         self, scope: Scope, index: int, parent_locals: dict[str, Any] | None = None
@@ -390,6 +389,7 @@ class Steps(Flow):
             return False
 
     def complete_activity(self, token: Token, step: c.CompiledStep, result: dict[str, Any]) -> None:
+        token.wait = None  # answered: whatever happens next, it is not outstanding any more
         output = getattr(step, "output", None)
         if output is not None:
             context = {**self.context(token), "result": result}
