@@ -8,6 +8,7 @@ token, never an exception: the instance stays consistent and an operator can ret
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,55 +27,54 @@ class Steps(Flow):
             return
         if step.timers and not self.schedule_boundaries(token, step):
             return
-        kind = step.kind
-        if kind == "service_task":
-            assert isinstance(step, c.ServiceTaskStep)
-            token.attempt = 0
-            self.run_job(token, step)
-        elif kind == "user_task":
-            assert isinstance(step, c.UserTaskStep)
-            self.create_task(token, step)
-        elif kind == "exclusive_gateway":
-            assert isinstance(step, c.ConditionalGatewayStep)
-            self.exclusive(token, step)
-        elif kind == "parallel_gateway":
-            assert isinstance(step, c.ParallelGatewayStep)
-            self.fork(token, step, "parallel", step.branches, step.required, step.cancel_remaining)
-        elif kind == "inclusive_gateway":
-            assert isinstance(step, c.ConditionalGatewayStep)
-            self.inclusive(token, step)
-        elif kind == "set_variables":
-            assert isinstance(step, c.SetVariablesStep)
-            self.assign(token, step)
-        elif kind == "timer_event":
-            assert isinstance(step, c.TimerStep)
-            self.wait_timer(token, step)
-        elif kind == "receive_task":
-            assert isinstance(step, c.ReceiveTaskStep)
-            self.subscribe(token, step)
-        elif kind == "event_gateway":
-            self.wait_events(token, step)
-        elif kind == "call_activity":
-            assert isinstance(step, c.CallActivityStep)
-            self.start_child(token, step)
-        elif kind == "end_event":
-            assert isinstance(step, c.EndStep)
-            self.end(token, step)
-        else:  # start_event
-            self.record("step_completed", token)
-            self.leave(token, step)
+        match step:
+            case c.ServiceTaskStep():
+                token.attempt = 0
+                self.run_job(token, step)
+            case c.UserTaskStep():
+                self.create_task(token, step)
+            case c.ConditionalGatewayStep(kind="exclusive_gateway"):
+                self.exclusive(token, step)
+            case c.ConditionalGatewayStep():
+                self.inclusive(token, step)
+            case c.ParallelGatewayStep():
+                self.fork(
+                    token, step, "parallel", step.branches, step.required, step.cancel_remaining
+                )
+            case c.SetVariablesStep():
+                self.assign(token, step)
+            case c.TimerStep():
+                self.wait_timer(token, step)
+            case c.ReceiveTaskStep():
+                self.subscribe(token, step)
+            case c.EventGatewayStep():
+                self.wait_events(token, step)
+            case c.CallActivityStep():
+                self.start_child(token, step)
+            case c.EndStep():
+                self.end(token, step)
+            case _:  # start_event
+                self.record("step_completed", token)
+                self.leave(token, step)
+
+    def inputs(self, token: Token, mapping: Mapping[str, Value] | None) -> dict[str, Any] | None:
+        """What a handler or a child gets: all variables, or the step's ``input`` mapping
+        evaluated (None when an expression failed: the token is then in incident)."""
+        if mapping is None:
+            return dict(self.context(token))
+        values: dict[str, Any] = {}
+        for name, value in mapping.items():
+            ok, values[name] = self.evaluate(token, value, f"input '{name}'")
+            if not ok:
+                return None
+        return values
 
     def run_job(
         self, token: Token, step: c.ServiceTaskStep, run_at: datetime | None = None
     ) -> None:
-        if step.input is None:
-            variables = dict(self.context(token))
-        else:
-            variables = {}
-            for name, value in step.input.items():
-                ok, variables[name] = self.evaluate(token, value, f"input '{name}'")
-                if not ok:
-                    return
+        variables = self.inputs(token, step.input)
+        if variables is None:
+            return
         token.attempt += 1
         token.status = "waiting"
         token.wait = self.new_id("job")
@@ -285,14 +285,9 @@ class Steps(Flow):
             )
 
     def start_child(self, token: Token, step: c.CallActivityStep) -> None:
-        if step.input is None:
-            variables = dict(self.context(token))
-        else:
-            variables = {}
-            for name, value in step.input.items():
-                ok, variables[name] = self.evaluate(token, value, f"input '{name}'")
-                if not ok:
-                    return
+        variables = self.inputs(token, step.input)
+        if variables is None:
+            return
         ok, business_key = self.evaluate(token, step.business_key, "business_key")
         if not ok:
             return

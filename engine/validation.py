@@ -219,21 +219,14 @@ class _Compiler:
     def _check_step_rules(self, step: d.Step, base: str) -> None:  # noqa: C901 - one rule each
         if isinstance(step, d.EndEvent) and step.next:
             self.problem(f"{base}.next", "end_with_next", "an end event has no outgoing path")
-        elif isinstance(step, d.ExclusiveGateway):
-            if step.next:
+        elif isinstance(step, d.ExclusiveGateway | d.InclusiveGateway):
+            if isinstance(step, d.ExclusiveGateway) and step.next:
                 self.problem(
                     f"{base}.next",
                     "gateway_next",
                     "an exclusive gateway chooses through its conditions: move these ids into "
                     "config.conditions or config.default",
                 )
-            if not step.config.conditions and step.config.default is None:
-                self.problem(
-                    f"{base}.config",
-                    "gateway_without_paths",
-                    f"gateway '{step.id}' has no outgoing paths: add conditions or a default",
-                )
-        elif isinstance(step, d.InclusiveGateway):
             if not step.config.conditions and step.config.default is None:
                 self.problem(
                     f"{base}.config",
