@@ -399,7 +399,8 @@ class Steps(Flow):
             changes = dict(result)
         values, problems = check_variables(self.definition.variables, changes, path="result")
         if problems:
-            self.incident(token, "invalid_variables", "; ".join(str(p) for p in problems), result)
+            # the result itself is wrong: a retry runs the activity again for a new one
+            self.incident(token, "invalid_variables", "; ".join(str(p) for p in problems))
             return
         self.cancel_timers(token)
         token.wait = None

@@ -5,6 +5,7 @@ from typing import Any
 from support.driver import Driver
 
 from engine import commands as cmd
+from engine import events as ev
 from engine import load_definition_text, validate_definition
 
 
@@ -305,3 +306,46 @@ def test_a_yaml_version_written_as_a_number_is_text() -> None:
         "name: p\nversion: 1.0\nsteps:\n  - {id: a, type: end_event}\n", filename="p.yaml"
     )
     assert validate_definition(data) == []
+
+
+def test_retrying_a_result_of_the_wrong_type_runs_the_handler_again() -> None:
+    d = Driver.of(
+        {"name": "typed result", "variables": {"score": "integer"}, "steps": [svc("score_it")]}
+    )
+    d.start()
+    d.complete_job("score_it", score="high")
+    assert [i.error for i in d.incidents.values()] == ["invalid_variables"]
+    assert d.open == {}
+    d.retry("score_it")
+    rerun = d.work("job", "score_it").command
+    assert isinstance(rerun, cmd.RunServiceTask) and rerun.attempt == 1
+    d.complete_job("score_it", score=7)
+    assert d.status == "completed"
+    assert d.variables["score"] == 7
+
+
+def test_retrying_a_failed_output_mapping_applies_the_kept_result_after_a_fix() -> None:
+    d = Driver.of(
+        {
+            "name": "mapping",
+            "variables": {"rate": "number", "price": "number"},
+            "steps": [
+                {
+                    "id": "quote",
+                    "type": "service_task",
+                    "config": {
+                        "service_name": "quote",
+                        "output": {"price": "${result.base * rate}"},
+                    },
+                }
+            ],
+        }
+    )
+    d.start()  # rate is null: the mapping cannot multiply
+    d.complete_job("quote", base=100.0)
+    assert [i.error for i in d.incidents.values()] == ["expression_failed"]
+    d.send(ev.VariablesUpdated({"rate": 1.1}))
+    d.retry("quote")
+    assert d.status == "completed"
+    assert round(d.variables["price"], 6) == 110.0
+    assert not any(isinstance(c, cmd.RunServiceTask) and c.attempt > 1 for c in d.commands)
