@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.definition import FormField
 
@@ -147,9 +147,11 @@ Command = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEvent:
-    """One transition, for the append-only history; ``seq`` orders an instance's events."""
+class HistoryEvent(NamedTuple):
+    """One transition, for the append-only history; ``seq`` orders an instance's events.
+
+    A named tuple rather than a frozen dataclass: decisions make one per transition, and a
+    tuple is built several times faster (measured by make bench-engine)."""
 
     seq: int
     type: str

@@ -5,7 +5,7 @@ service adds. Half the orders are small (auto-approved), half large (a manager a
 every order runs the three parallel checks and ships. A transition is a step entered.
 
     make bench-engine                 # the figures the issue asks for
-    python tests/performance/bench_engine.py --orders 20000 --json
+    python tests/performance/bench_engine.py --orders 20000 --rounds 7 --json
 
 Also reported: the same run with the state stored and loaded as JSON around every decision,
 as a service does, to show what persistence-shaped work costs on top of the core.
@@ -84,34 +84,51 @@ def measure(definition: CompiledDefinition, orders: int, via_json: bool) -> dict
     }
 
 
+def rounds(
+    definition: CompiledDefinition, orders: int, count: int, via_json: bool
+) -> dict[str, Any]:
+    """``count`` timed rounds: the median is the figure (this is a shared machine, so one round
+    can be slowed by a neighbour), the best shows the ceiling."""
+    results = [measure(definition, orders, via_json) for _ in range(count)]
+    by_speed = sorted(results, key=lambda r: r["transitions_per_second"])
+    median = by_speed[len(by_speed) // 2]
+    return {
+        **median,
+        "rounds": count,
+        "best_transitions_per_second": by_speed[-1]["transitions_per_second"],
+        "worst_transitions_per_second": by_speed[0]["transitions_per_second"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--orders", type=int, default=4000, help="order processes per round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
-    definition = compile_definition(
-        json.loads((ROOT / "examples/order-processing.json").read_text())
-    )
+    source = json.loads((ROOT / "examples/order-processing.json").read_text())
+    definition = compile_definition(source)
     measure(definition, 500, via_json=False)  # warm-up
-    core = measure(definition, args.orders, via_json=False)
-    stored = measure(definition, max(args.orders // 4, 100), via_json=True)
+    core = rounds(definition, args.orders, args.rounds, via_json=False)
+    stored = rounds(definition, max(args.orders // 4, 100), args.rounds, via_json=True)
     if args.json:
         print(json.dumps({"core": core, "with_json_state": stored}, indent=2))
-    else:
+        return 0
+    print(
+        f"engine benchmark: {args.rounds} rounds of {args.orders} order processes, one core, "
+        f"Python {sys.version.split()[0]} (median round; best and worst in brackets)"
+    )
+    for name, r in (("core (decide only)", core), ("with state as JSON", stored)):
         print(
-            f"engine benchmark: {args.orders} order processes, one core, "
-            f"Python {sys.version.split()[0]}"
+            f"  {name:<20} {r['transitions_per_second']:>8,} transitions/s "
+            f"[{r['best_transitions_per_second']:,} / {r['worst_transitions_per_second']:,}]  "
+            f"{r['orders_per_second']:>6,} orders/s  "
+            f"decide p50 {r['decide_p50_us']} µs  p99 {r['decide_p99_us']} µs"
         )
-        for name, r in (("core (decide only)", core), ("with state as JSON", stored)):
-            print(
-                f"  {name:<20} {r['transitions_per_second']:>8,} transitions/s  "
-                f"{r['orders_per_second']:>6,} orders/s  "
-                f"decide p50 {r['decide_p50_us']} µs  p99 {r['decide_p99_us']} µs  "
-                f"({r['transitions']:,} transitions in {r['seconds']} s)"
-            )
-        met = core["transitions_per_second"] >= TARGET_TRANSITIONS_PER_SECOND
-        verdict = "met" if met else "NOT met"
-        print(f"  target {TARGET_TRANSITIONS_PER_SECOND:,} transitions/s: {verdict}")
+    met = core["transitions_per_second"] >= TARGET_TRANSITIONS_PER_SECOND
+    print(
+        f"  target {TARGET_TRANSITIONS_PER_SECOND:,} transitions/s (median): {'met' if met else 'NOT met'}"
+    )
     return 0
 
 
