@@ -96,6 +96,7 @@ class Flow:
             token, step_id = self.queue.popleft()
             if token.id not in self.state.tokens:
                 continue  # withdrawn meanwhile (a join with cancel, a terminate)
+            token.step = step_id
             self.budget -= 1
             if self.budget < 0:
                 self.incident(
@@ -105,7 +106,6 @@ class Flow:
                     "a loop whose exit condition never holds?",
                 )
                 continue
-            token.step = step_id
             token.status = "active"
             self.record("step_entered", token)
             self.activate(token, self.definition.steps[step_id])

@@ -349,3 +349,39 @@ def test_retrying_a_failed_output_mapping_applies_the_kept_result_after_a_fix() 
     assert d.status == "completed"
     assert round(d.variables["price"], 6) == 110.0
     assert not any(isinstance(c, cmd.RunServiceTask) and c.attempt > 1 for c in d.commands)
+
+
+def test_an_automatic_loop_that_never_exits_stops_with_an_incident_and_can_be_retried() -> None:
+    d = Driver.of(
+        {
+            "name": "spin",
+            "variables": {"n": {"type": "integer", "default": 0}, "limit": "integer"},
+            "steps": [
+                {
+                    "id": "count",
+                    "type": "set_variables",
+                    "config": {"assign": {"n": "${n + 1}"}},
+                    "next": ["more"],
+                },
+                {
+                    "id": "more",
+                    "type": "exclusive_gateway",
+                    "config": {
+                        "conditions": [
+                            {"expression": "${limit == null || n < limit}", "next": "count"}
+                        ],
+                        "default": "done",
+                    },
+                },
+                {"id": "done", "type": "end_event"},
+            ],
+        }
+    )
+    d.start()  # no limit: it would count forever
+    incident = next(iter(d.incidents.values()))
+    assert incident.error == "loop_limit"
+    assert incident.step_id in ("count", "more")
+    assert d.status == "running"
+    d.send(ev.VariablesUpdated({"limit": 1}))
+    d.retry(incident.step_id)
+    assert d.status == "completed"
