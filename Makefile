@@ -31,7 +31,8 @@ export UV_SYSTEM_CERTS ?= true
 
 EXAMPLES := $(wildcard examples/*.json examples/*.yaml examples/*.yml)
 
-.PHONY: help bootstrap test lint fmt typecheck bench-engine schema-json validate-examples clean distclean
+.PHONY: help bootstrap test lint fmt typecheck bench-engine bench-service schema-json validate-examples \
+	migrate-up migrate-down clean distclean
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -70,6 +71,9 @@ typecheck: $(STAMP) ## Run mypy (strict)
 bench-engine: $(STAMP) ## Run the engine benchmark (tests/performance/bench_engine.py)
 	$(BIN)/python tests/performance/bench_engine.py
 
+bench-service: $(STAMP) ## Service benchmark on PostgreSQL: start latency, page queries over 100k instances
+	$(BIN)/python tests/performance/bench_service.py
+
 schema-json: $(STAMP) ## Regenerate engine/definition.schema.json
 	$(BIN)/workflow-engine json-schema --output engine/definition.schema.json
 
@@ -79,6 +83,14 @@ ifeq ($(strip $(EXAMPLES)),)
 else
 	$(BIN)/workflow-engine validate $(EXAMPLES)
 endif
+
+# The database is DATABASE_URL's (postgres://user:password@host:5432/db), else the embedded
+# SQLite file (SQLITE_PATH, default workflow-engine.db): alembic/env.py asks server.settings.
+migrate-up: $(STAMP) ## Migrate the database to the latest revision (DATABASE_URL, else embedded SQLite)
+	$(BIN)/alembic upgrade head
+
+migrate-down: $(STAMP) ## Undo the latest migration of that database (one revision down)
+	$(BIN)/alembic downgrade -1
 
 clean: ## Remove caches and build artifacts (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \

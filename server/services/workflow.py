@@ -1,0 +1,344 @@
+"""The service API: every change to definitions, instances and tasks goes through here.
+
+Each method is one transaction (``Database.transaction``) and, after it commits, hands new
+jobs and timers to the job queue (the in-process runner in the embedded default, arq in
+production): work is never started for a change that rolled back, and a crash between the
+commit and the hand-over loses nothing, because the runner's sweep finds pending jobs and
+timers in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from engine import events as ev
+from server.db import Database
+from server.models import Incident, Instance, Job, MessageSubscription, Timer, UserTask, utcnow
+from server.services import definitions
+from server.services.errors import Conflict, NotFound
+from server.services.transitions import (
+    ENDED,
+    RUNNING,
+    SUSPENDED,
+    AfterCommit,
+    Transitions,
+    lock_instance,
+)
+
+
+class JobQueue(Protocol):
+    """Where committed work goes: service-task jobs to run, timers to fire when due."""
+
+    async def submit(self, jobs: Sequence[Job]) -> None: ...
+
+    async def schedule(self, timers: Sequence[Timer]) -> None: ...
+
+
+class Workflow:
+    def __init__(
+        self,
+        db: Database,
+        queue: JobQueue,
+        *,
+        cache: definitions.DefinitionCache | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.cache = cache or definitions.DefinitionCache()
+        self.clock = clock
+
+    async def _hand_over(self, after: AfterCommit) -> None:
+        if after.jobs:
+            await self.queue.submit(after.jobs)
+        if after.timers:
+            await self.queue.schedule(after.timers)
+
+    # --- definitions --------------------------------------------------------------------
+
+    async def deploy(self, source: Any, *, actor: str | None = None) -> definitions.Deployed:
+        async with self.db.transaction() as session:
+            return await definitions.deploy(session, source, actor=actor, now=self.clock())
+
+    # --- instances ----------------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        definition_id: int | None = None,
+        key: str | None = None,
+        version: str | None = None,
+        business_key: str | None = None,
+        variables: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Instance:
+        """Start an instance of a definition by id, or by key (latest, or ``version``)."""
+        async with self.db.transaction() as session:
+            row = await definitions.find(
+                session, definition_id=definition_id, key=key, version=version
+            )
+            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
+            instance = await run.start(row, variables or {}, business_key=business_key)
+        await self._hand_over(run.after)
+        return instance
+
+    async def _transition(self, instance_id: int, event: ev.Event, actor: str | None) -> Instance:
+        async with self.db.transaction() as session:
+            instance = await lock_instance(session, instance_id)
+            self._refuse_suspended(instance)
+            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
+            await run.apply(instance, event)
+        await self._hand_over(run.after)
+        return instance
+
+    @staticmethod
+    def _refuse_suspended(instance: Instance) -> None:
+        if instance.status == SUSPENDED:
+            raise Conflict(f"instance {instance.id} is suspended", code="instance_suspended")
+
+    async def cancel(
+        self, instance_id: int, *, reason: str = "", actor: str | None = None
+    ) -> Instance:
+        return await self._transition(instance_id, ev.CancelRequested(reason, actor), actor)
+
+    async def set_variables(
+        self, instance_id: int, variables: dict[str, Any], *, actor: str | None = None
+    ) -> Instance:
+        return await self._transition(instance_id, ev.VariablesUpdated(variables, actor), actor)
+
+    async def suspend(self, instance_id: int, *, actor: str | None = None) -> Instance:
+        """Hold an instance: its jobs and timers wait, tasks cannot be completed."""
+        async with self.db.transaction() as session:
+            instance = await lock_instance(session, instance_id)
+            if instance.status != RUNNING:
+                raise Conflict(f"instance {instance_id} is {instance.status}", code="not_running")
+            instance.status = SUSPENDED
+            instance.updated_at = self.clock()
+        return instance
+
+    async def resume(self, instance_id: int, *, actor: str | None = None) -> Instance:
+        async with self.db.transaction() as session:
+            instance = await lock_instance(session, instance_id)
+            if instance.status != SUSPENDED:
+                raise Conflict(f"instance {instance_id} is not suspended", code="not_suspended")
+            instance.status = RUNNING
+            instance.updated_at = self.clock()
+            jobs = list(
+                await session.exec(
+                    select(Job).where(
+                        col(Job.instance_id) == instance_id, col(Job.status) == "pending"
+                    )
+                )
+            )
+            timers = list(
+                await session.exec(
+                    select(Timer).where(
+                        col(Timer.instance_id) == instance_id, col(Timer.status) == "pending"
+                    )
+                )
+            )
+        await self._hand_over(AfterCommit(jobs=jobs, timers=timers))
+        return instance
+
+    async def send_message(
+        self,
+        name: str,
+        *,
+        correlation_key: str | None = None,
+        variables: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Instance:
+        """Deliver a message to the one instance waiting for it (by name and key)."""
+        async with self.db.transaction() as session:
+            query = select(MessageSubscription).where(col(MessageSubscription.message) == name)
+            if correlation_key is not None:
+                query = query.where(col(MessageSubscription.correlation_key) == correlation_key)
+            waiting = (await session.exec(query.order_by(col(MessageSubscription.id)))).first()
+            if waiting is None:
+                key = f" with key {correlation_key!r}" if correlation_key else ""
+                raise NotFound("instance waiting for message", f"{name}{key}")
+            instance = await lock_instance(session, waiting.instance_id)
+            self._refuse_suspended(instance)
+            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
+            event = ev.MessageReceived(name, variables or {}, correlation_key, actor)
+            await run.apply(instance, event)
+        await self._hand_over(run.after)
+        return instance
+
+    async def retry_incident(self, incident_id: int, *, actor: str | None = None) -> Instance:
+        async with self.db.transaction() as session:
+            incident = await session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound("incident", incident_id)
+            instance = await lock_instance(session, incident.instance_id)
+            self._refuse_suspended(instance)
+            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
+            await run.apply(instance, ev.IncidentRetried(incident.key, actor))
+        await self._hand_over(run.after)
+        return instance
+
+    # --- tasks --------------------------------------------------------------------------
+
+    async def complete_task(
+        self, task_id: int, variables: dict[str, Any] | None = None, *, actor: str | None = None
+    ) -> UserTask:
+        """Complete a user task; of two concurrent completions exactly one wins, the other
+        gets a ``Conflict`` (code ``task_not_open``)."""
+        async with self.db.transaction() as session:
+            task = await self._task(session, task_id)
+            instance = await lock_instance(session, task.instance_id)
+            await session.refresh(task)  # read again under the lock: it may be done now
+            if task.status != "open":
+                raise Conflict(f"task {task_id} is {task.status}", code="task_not_open")
+            self._refuse_suspended(instance)
+            now = self.clock()
+            run = Transitions(session, self.cache, now=now, actor=actor)
+            await run.apply(instance, ev.UserTaskCompleted(task.key, variables or {}, actor))
+            task.status = "completed"
+            task.completed_at = now
+            task.completed_by = actor
+            task.outcome = variables or {}
+        await self._hand_over(run.after)
+        return task
+
+    async def claim(self, task_id: int, user: str) -> UserTask:
+        async with self.db.transaction() as session:
+            task = await self._open_task(session, task_id)
+            if task.assignee not in (None, user):
+                raise Conflict(
+                    f"task {task_id} is already claimed by {task.assignee}", code="task_claimed"
+                )
+            task.assignee = user
+        return task
+
+    async def unclaim(self, task_id: int) -> UserTask:
+        async with self.db.transaction() as session:
+            task = await self._open_task(session, task_id)
+            task.assignee = None
+        return task
+
+    async def assign(self, task_id: int, user: str | None) -> UserTask:
+        async with self.db.transaction() as session:
+            task = await self._open_task(session, task_id)
+            task.assignee = user
+        return task
+
+    async def _task(self, session: Any, task_id: int) -> UserTask:
+        task: UserTask | None = await session.get(UserTask, task_id)
+        if task is None:
+            raise NotFound("task", task_id)
+        return task
+
+    async def _open_task(self, session: Any, task_id: int) -> UserTask:
+        task = (
+            await session.exec(
+                select(UserTask).where(col(UserTask.id) == task_id).with_for_update()
+            )
+        ).first()
+        if task is None:
+            raise NotFound("task", task_id)
+        if task.status != "open":
+            raise Conflict(f"task {task_id} is {task.status}", code="task_not_open")
+        assert isinstance(task, UserTask)
+        return task
+
+    # --- work reported by the runner ----------------------------------------------------
+
+    async def job_finished(
+        self,
+        job_id: int,
+        *,
+        variables: dict[str, Any] | None = None,
+        failure: tuple[str, str | None, bool] | None = None,
+    ) -> None:
+        """A job ran: its result, or ``failure`` as (message, error_code, retryable).
+
+        Delivery is at least once: a job already finished, cancelled, or belonging to an
+        instance that moved on is recognised and ignored."""
+        async with self.db.transaction() as session:
+            job = await session.get(Job, job_id)
+            if job is None:
+                return
+            instance = await lock_instance(session, job.instance_id)
+            await session.refresh(job)
+            if job.status != "pending" or instance.status in ENDED:
+                return
+            if instance.status == SUSPENDED:
+                return  # stays pending: resume hands it over again
+            now = self.clock()
+            job.status = "done"
+            job.finished_at = now
+            event: ev.Event
+            if failure is None:
+                event = ev.ServiceTaskCompleted(job.key, variables or {}, "worker")
+            else:
+                message, code, retryable = failure
+                event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
+            run = Transitions(session, self.cache, now=now, actor="worker")
+            try:
+                await run.apply(instance, event)
+            except Conflict as error:
+                if error.code != "stale":
+                    raise
+                return  # the step was withdrawn meanwhile: the result is not needed
+        await self._hand_over(run.after)
+
+    async def fire_timer(self, timer_id: int) -> None:
+        """A timer is due. Fires once: a timer already fired or cancelled is ignored."""
+        async with self.db.transaction() as session:
+            timer = await session.get(Timer, timer_id)
+            if timer is None:
+                return
+            instance = await lock_instance(session, timer.instance_id)
+            await session.refresh(timer)
+            if timer.status != "pending" or instance.status in ENDED:
+                return
+            if instance.status == SUSPENDED:
+                return
+            timer.status = "fired"
+            run = Transitions(session, self.cache, now=self.clock(), actor=None)
+            try:
+                await run.apply(instance, ev.TimerFired(timer.key))
+            except Conflict as error:
+                if error.code != "stale":
+                    raise
+                return
+        await self._hand_over(run.after)
+
+    async def due_work(self) -> tuple[list[Job], list[Timer]]:
+        """Pending jobs and timers of running instances: what a restarted runner (or the
+        sweeper) hands over again."""
+        async with self.db.reading() as session:
+            jobs = list(
+                await session.exec(
+                    select(Job)
+                    .join(Instance, col(Instance.id) == col(Job.instance_id))
+                    .where(col(Job.status) == "pending", col(Instance.status) == RUNNING)
+                    .order_by(col(Job.run_at))
+                )
+            )
+            timers = list(
+                await session.exec(
+                    select(Timer)
+                    .join(Instance, col(Instance.id) == col(Timer.instance_id))
+                    .where(col(Timer.status) == "pending", col(Instance.status) == RUNNING)
+                    .order_by(col(Timer.due_at))
+                )
+            )
+        return jobs, timers
+
+    async def close_stale(self) -> int:
+        """Mark pending jobs of ended instances cancelled (left by a crash); returns how many."""
+        async with self.db.transaction() as session:
+            ended = select(Instance.id).where(col(Instance.status).in_(sorted(ENDED)))
+            result = await session.exec(
+                update(Job)
+                .where(col(Job.status) == "pending", col(Job.instance_id).in_(ended))
+                .values(status="cancelled")
+            )
+            return int(result.rowcount or 0)

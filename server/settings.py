@@ -1,0 +1,67 @@
+"""Settings from the environment: the seed's variables (SERVER_PORT, DATABASE_URL, REDIS_URL,
+JWT_SECRET, LOG_LEVEL) and a few of our own, read once by the composition root.
+
+No URL means the embedded default: SQLite in a file, steps run in-process, events on an
+in-memory bus. DATABASE_URL accepts the seed's form, ``postgres://user:password@host:5432/db``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    server_port: int = Field(8080, ge=1, le=65535)
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL; unset: SQLite in sqlite_path (the embedded default)"
+    )
+    sqlite_path: Path = Path("workflow-engine.db")
+    redis_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    handler_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Modules of service-task handlers, comma-separated"
+    )
+    database_pool_size: int = Field(10, ge=1, le=200)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("handler_modules", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL for SQLAlchemy's async engine, with the driver named."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.sqlite_path}"
+        return async_url(self.database_url)
+
+
+def async_url(url: str) -> str:
+    """``postgres://`` (the seed's form) and ``postgresql://`` become asyncpg URLs; a SQLite
+    URL gets aiosqlite; a URL that names its driver is kept."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL {url!r} is not a URL such as postgres://user@host/db")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    if scheme == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    return url
