@@ -32,7 +32,7 @@ export UV_SYSTEM_CERTS ?= true
 EXAMPLES := $(wildcard examples/*.json examples/*.yaml examples/*.yml)
 
 .PHONY: help bootstrap test lint fmt typecheck bench-engine bench-service schema-json validate-examples \
-	migrate-up migrate-down clean distclean
+	migrate-up migrate-down run clean distclean
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -91,6 +91,10 @@ migrate-up: $(STAMP) ## Migrate the database to the latest revision (DATABASE_UR
 
 migrate-down: $(STAMP) ## Undo the latest migration of that database (one revision down)
 	$(BIN)/alembic downgrade -1
+
+# HANDLER_MODULES: more handler modules besides the demo's (comma-separated); SERVER_PORT: the port.
+run: $(STAMP) ## Run the service embedded on SQLite with the demo: examples deployed, port 8080 (SERVER_PORT)
+	HANDLER_MODULES="$${HANDLER_MODULES:-server.demo_services}" $(BIN)/workflow-engine serve --demo
 
 clean: ## Remove caches and build artifacts (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \

@@ -1,20 +1,29 @@
 """The ``workflow-engine`` command.
 
-Subcommands grow with the service (serve, worker, migrate, deploy); the ones here need only
-the engine: ``validate`` checks definition files the way a deploy will, and ``json-schema``
-prints the language's JSON Schema for editors.
+``serve`` runs the HTTP service (``--demo``: with the examples and their demo handlers),
+``migrate`` brings the configured database to the latest schema, ``deploy`` stores definition
+files. ``validate`` and ``json-schema`` need only the engine: the first checks definition files
+the way a deploy will, the second prints the language's JSON Schema for editors.
+
+The database is DATABASE_URL's, else the embedded SQLite file (SQLITE_PATH).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engine import DefinitionInvalid, Problem, compile_definition, load_definition_text
 from engine.definition import definition_json_schema
+
+if TYPE_CHECKING:
+    from server.models import Job, Timer
 
 app = typer.Typer(
     name="workflow-engine",
@@ -100,6 +109,155 @@ def json_schema(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "0.0.0.0",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on (default: SERVER_PORT, else 8080)", show_default=False
+        ),
+    ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Load the demo handlers (server.demo_services) and deploy examples/ at start",
+        ),
+    ] = False,
+) -> None:
+    """Run the HTTP service: GET /health, /graphql and the REST API under /api/v1.
+
+    Embedded (no DATABASE_URL), the SQLite file is migrated at start.
+
+    With DATABASE_URL, the database must already be migrated (`workflow-engine migrate`).
+    """
+    import uvicorn
+
+    from server.app import (
+        DatabaseNotAtHead,
+        create_app,
+        demo_settings,
+        example_files,
+        prepare_database,
+    )
+    from server.settings import Settings
+
+    settings = Settings()
+    if demo:
+        settings = demo_settings(settings)
+    if not settings.embedded:  # say it plainly, before uvicorn wraps it in a traceback
+        try:
+            asyncio.run(prepare_database(settings))
+        except DatabaseNotAtHead as error:
+            typer.secho(f"not starting: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from error
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    application = create_app(settings, deploy=example_files() if demo else ())
+    uvicorn.run(
+        application,
+        host=host,
+        port=port if port is not None else settings.server_port,
+        log_level=settings.log_level,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Migrate the configured database to the latest schema revision."""
+    from server import migrations
+    from server.settings import Settings
+
+    settings = Settings()
+    url = settings.sqlalchemy_url
+    if settings.embedded:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(migrations.upgrade(url))
+    typer.echo(f"database at revision {migrations.head()} ({_where(settings.embedded, url)})")
+
+
+@app.command()
+def deploy(
+    files: Annotated[
+        list[Path], typer.Argument(help="Definition files (.json, .yaml, .yml)", show_default=False)
+    ],
+) -> None:
+    """Deploy definition files to the configured database (created / unchanged per file).
+
+    A changed file becomes a new version of its key; content already deployed is unchanged.
+
+    Exits 1 when any file is invalid (its problems are printed); the valid ones are deployed.
+    """
+    failed = asyncio.run(_deploy(files))
+    if failed:
+        raise typer.Exit(1)
+
+
+class _NoQueue:
+    """Deploying starts no work: nothing is ever handed to this queue."""
+
+    async def submit(self, jobs: Sequence[Job]) -> None:
+        return None
+
+    async def schedule(self, timers: Sequence[Timer]) -> None:
+        return None
+
+
+async def _deploy(files: list[Path]) -> bool:
+    from server.app import DatabaseNotAtHead, prepare_database
+    from server.db import Database
+    from server.services.errors import InvalidInput
+    from server.services.workflow import Workflow
+    from server.settings import Settings
+
+    settings = Settings()
+    try:
+        await prepare_database(settings)
+    except DatabaseNotAtHead as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    db = Database(settings.sqlalchemy_url)
+    workflow = Workflow(db, _NoQueue())
+    failed = False
+    try:
+        for path in files:
+            problems: list[Problem]
+            try:
+                text = path.read_text(encoding="utf-8")
+                source = load_definition_text(text, filename=path.name)
+                deployed = await workflow.deploy(source, actor="cli")
+            except (OSError, UnicodeDecodeError):
+                problems = [Problem("$", "unreadable_file", "cannot read the file")]
+            except (DefinitionInvalid, InvalidInput) as error:
+                problems = error.problems
+            else:
+                row = deployed.definition
+                state = "created" if deployed.created else "unchanged"
+                typer.secho(
+                    f"{path}: {state} {row.key} {row.version} (id {row.id}, revision "
+                    f"{row.revision})",
+                    fg=typer.colors.GREEN if deployed.created else None,
+                )
+                continue
+            failed = True
+            typer.secho(f"{path}: not deployed, {len(problems)} problem(s)", fg="red", err=True)
+            for p in problems:
+                typer.echo(f"  {p.path}: {p.message} [{p.code}]", err=True)
+    finally:
+        await db.close()
+    return failed
+
+
+def _where(embedded: bool, url: str) -> str:
+    if embedded:
+        return url.removeprefix("sqlite+aiosqlite:///")
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def main() -> None:

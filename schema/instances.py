@@ -1,0 +1,344 @@
+"""Process instances: their state, work, incidents and history; starting and steering them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema import fields
+from schema.context import Context
+from schema.definitions import ProcessDefinition
+from schema.errors import (
+    ArgumentError,
+    ConflictError,
+    NotFoundError,
+    ValidationFailed,
+    attempt,
+    validation_failed,
+)
+from schema.pagination import PageInfo
+from server.models import HistoryRecord, Instance
+from server.models import Incident as IncidentRow
+from server.services import queries
+from server.services.errors import ServiceError
+
+if TYPE_CHECKING:
+    from schema.tasks import Task
+
+Info = strawberry.Info[Context, None]
+DEFAULT_PAGE = 20
+
+
+@strawberry.enum
+class InstanceStatus(Enum):
+    RUNNING = "running"
+    SUSPENDED = "suspended"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@strawberry.type(description="One transition of an instance (append-only, numbered by seq).")
+class HistoryEvent:
+    seq: int
+    type: str
+    step_id: str | None
+    actor: str | None
+    at: datetime
+    data: JSON | None
+
+    @classmethod
+    def from_row(cls, row: HistoryRecord) -> HistoryEvent:
+        return cls(
+            seq=row.seq,
+            type=row.type,
+            step_id=row.step_id,
+            actor=row.actor,
+            at=row.at,
+            data=None if row.data is None else JSON(row.data),
+        )
+
+
+@strawberry.type(description="A step that failed and waits for a retry.")
+class Incident:
+    id: int
+    step_id: str
+    error: str
+    message: str
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+    instance_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: IncidentRow) -> Incident:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            step_id=row.step_id,
+            error=row.error,
+            message=row.message,
+            status=row.status,
+            created_at=row.created_at,
+            resolved_at=row.resolved_at,
+            instance_id=row.instance_id,
+        )
+
+    @strawberry.field
+    async def instance(self, info: Info) -> ProcessInstance:
+        return await load_instance(info, self.instance_id)
+
+
+@strawberry.type(description="A running (or ended) process instance.")
+class ProcessInstance:
+    id: int
+    business_key: str | None
+    status: InstanceStatus
+    variables: JSON
+    current_steps: list[str] = strawberry.field(
+        description="The steps the instance's tokens are at (a step may appear twice)."
+    )
+    started_at: datetime
+    started_by: str | None
+    ended_at: datetime | None
+    definition_id: strawberry.Private[int]
+    parent_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Instance) -> ProcessInstance:
+        assert row.id is not None
+        tokens: list[dict[str, Any]] = row.state.get("tokens", [])
+        return cls(
+            id=row.id,
+            business_key=row.business_key,
+            status=InstanceStatus(row.status),
+            variables=JSON(row.variables),
+            current_steps=[str(t["step"]) for t in tokens],
+            started_at=row.started_at,
+            started_by=row.started_by,
+            ended_at=row.ended_at,
+            definition_id=row.definition_id,
+            parent_id=row.parent_id,
+        )
+
+    @fields.field("The definition version the instance runs (pinned at start).")
+    async def definition(self, info: Info) -> ProcessDefinition:
+        row = await info.context.loaders.definition.load(self.definition_id)
+        assert row is not None  # a foreign key: versions are never deleted
+        return ProcessDefinition.from_row(row)
+
+    @fields.field("Its user tasks, open and closed, oldest first.")
+    async def tasks(self, info: Info) -> list[Annotated[Task, strawberry.lazy("schema.tasks")]]:
+        from schema.tasks import Task
+
+        return [Task.from_row(r) for r in await info.context.loaders.tasks.load(self.id)]
+
+    @fields.field("Its incidents, open and resolved, oldest first.")
+    async def incidents(self, info: Info) -> list[Incident]:
+        rows = await info.context.loaders.incidents.load(self.id)
+        return [Incident.from_row(r) for r in rows]
+
+    @fields.field("Every transition, in order.")
+    async def history(self, info: Info) -> list[HistoryEvent]:
+        return [HistoryEvent.from_row(r) for r in await info.context.loaders.history.load(self.id)]
+
+    @fields.field("The instance that started this one as a sub-process.")
+    async def parent(self, info: Info) -> ProcessInstance | None:
+        return None if self.parent_id is None else await load_instance(info, self.parent_id)
+
+
+async def load_instance(info: Info, instance_id: int) -> ProcessInstance:
+    row = await info.context.loaders.instance.load(instance_id)
+    assert row is not None  # reached through a foreign key
+    return ProcessInstance.from_row(row)
+
+
+@strawberry.type
+class InstanceEdge:
+    cursor: str
+    node: ProcessInstance
+
+
+@strawberry.type
+class InstanceConnection:
+    edges: list[InstanceEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: queries.Page[Instance]) -> InstanceConnection:
+        edges = []
+        for row in page.items:
+            assert row.id is not None
+            cursor = queries.encode_cursor(row.started_at, row.id)
+            edges.append(InstanceEdge(cursor=cursor, node=ProcessInstance.from_row(row)))
+        info = PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
+        return cls(edges=edges, page_info=info)
+
+
+@strawberry.input
+class InstanceFilterInput:
+    definition_key: str | None = None
+    definition_id: int | None = None
+    status: InstanceStatus | None = None
+    business_key: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    variables_equal: JSON | None = strawberry.field(
+        default=None, description='Variables with these values, e.g. {"region": "EU"}.'
+    )
+    waiting_at: str | None = strawberry.field(
+        default=None, description="A step with open work: a task, job, timer or message wait."
+    )
+
+    def to_filter(self) -> queries.InstanceFilter:
+        equal: object = self.variables_equal or {}
+        if not isinstance(equal, dict):
+            raise ArgumentError(
+                ServiceError("filter.variablesEqual: a JSON object", code="invalid_filter")
+            )
+        return queries.InstanceFilter(
+            definition_key=self.definition_key,
+            definition_id=self.definition_id,
+            status=None if self.status is None else self.status.value,
+            business_key=self.business_key,
+            started_after=self.started_after,
+            started_before=self.started_before,
+            variables_equal=tuple(sorted(equal.items())),
+            waiting_at=self.waiting_at,
+        )
+
+
+@strawberry.type
+class InstanceSuccess:
+    instance: ProcessInstance
+
+
+InstanceResult = Annotated[
+    InstanceSuccess | ValidationFailed | NotFoundError | ConflictError,
+    strawberry.union("InstanceResult"),
+]
+
+
+def _success(row: Instance) -> InstanceSuccess:
+    return InstanceSuccess(instance=ProcessInstance.from_row(row))
+
+
+def _variables(value: object, path: str = "variables") -> dict[str, Any] | ValidationFailed:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return validation_failed(path, "invalid_type", "variables are a JSON object")
+    return value
+
+
+@strawberry.type
+class Query:
+    @fields.field("Instances, most recently started first.")
+    async def instances(
+        self,
+        info: Info,
+        filter: InstanceFilterInput | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> InstanceConnection:
+        where = (filter or InstanceFilterInput()).to_filter()
+        try:
+            async with info.context.db.reading() as session:
+                page = await queries.instance_page(session, where, first=first, after=after)
+        except ServiceError as error:
+            raise ArgumentError(error) from error
+        for row in page.items:  # a task's instance on this page needs no query
+            if row.id is not None:
+                info.context.loaders.instance.prime(row.id, row)
+        return InstanceConnection.from_page(page)
+
+    @fields.field("An instance by id; null when none has it.")
+    async def instance(self, info: Info, id: int) -> ProcessInstance | None:
+        row = await info.context.loaders.instance.load(id)
+        return None if row is None else ProcessInstance.from_row(row)
+
+
+@strawberry.type
+class Mutation:
+    @fields.mutation("Start an instance: by definition id, or key (+ version).")
+    async def start_instance(
+        self,
+        info: Info,
+        definition_id: int | None = None,
+        key: str | None = None,
+        version: str | None = None,
+        business_key: str | None = None,
+        variables: JSON | None = None,
+    ) -> InstanceResult:
+        if definition_id is None and key is None:
+            return validation_failed("definitionId", "required", "give a definitionId or a key")
+        values = _variables(variables)
+        if isinstance(values, ValidationFailed):
+            return values
+        ctx = info.context
+        return await attempt(
+            lambda: ctx.workflow.start(
+                definition_id=definition_id,
+                key=key,
+                version=version,
+                business_key=business_key,
+                variables=values,
+                actor=ctx.user,
+            ),
+            _success,
+        )
+
+    @strawberry.mutation
+    async def cancel_instance(self, info: Info, id: int, reason: str = "") -> InstanceResult:
+        ctx = info.context
+        return await attempt(
+            lambda: ctx.workflow.cancel(id, reason=reason, actor=ctx.user), _success
+        )
+
+    @strawberry.mutation
+    async def suspend_instance(self, info: Info, id: int) -> InstanceResult:
+        ctx = info.context
+        return await attempt(lambda: ctx.workflow.suspend(id, actor=ctx.user), _success)
+
+    @strawberry.mutation
+    async def resume_instance(self, info: Info, id: int) -> InstanceResult:
+        ctx = info.context
+        return await attempt(lambda: ctx.workflow.resume(id, actor=ctx.user), _success)
+
+    @fields.mutation("Set (merge) instance variables.")
+    async def set_variables(self, info: Info, id: int, variables: JSON) -> InstanceResult:
+        values = _variables(variables)
+        if isinstance(values, ValidationFailed):
+            return values
+        ctx = info.context
+        return await attempt(
+            lambda: ctx.workflow.set_variables(id, values, actor=ctx.user), _success
+        )
+
+    @fields.mutation("Deliver a message to the instance waiting for it.")
+    async def send_message(
+        self,
+        info: Info,
+        name: str,
+        correlation_key: str | None = None,
+        variables: JSON | None = None,
+    ) -> InstanceResult:
+        values = _variables(variables)
+        if isinstance(values, ValidationFailed):
+            return values
+        ctx = info.context
+        return await attempt(
+            lambda: ctx.workflow.send_message(
+                name, correlation_key=correlation_key, variables=values, actor=ctx.user
+            ),
+            _success,
+        )
+
+    @fields.mutation("Retry the failed step of an incident.")
+    async def retry_incident(self, info: Info, id: int) -> InstanceResult:
+        ctx = info.context
+        return await attempt(lambda: ctx.workflow.retry_incident(id, actor=ctx.user), _success)

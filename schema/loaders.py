@@ -1,0 +1,88 @@
+"""Batch reads for the resolvers: one ``IN (...)`` query per relation and per batch.
+
+Each function is the ``load_fn`` of a ``DataLoader``: it receives the keys collected during
+one tick of the event loop and returns one result per key, in the order of the keys.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlmodel import col, select
+
+from server.db import Database
+from server.models import Definition, HistoryRecord, Incident, Instance, UserTask
+
+Row = TypeVar("Row", Definition, Instance)
+Child = TypeVar("Child", UserTask, Incident, HistoryRecord)
+
+
+async def _by_id(db: Database, model: type[Row], ids: Sequence[int]) -> list[Row | None]:
+    async with db.reading() as session:
+        rows = await session.exec(select(model).where(col(model.id).in_(list(ids))))
+        found = {row.id: row for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def _children(
+    db: Database, model: type[Child], instance_ids: Sequence[int], order: Any
+) -> list[list[Child]]:
+    async with db.reading() as session:
+        query = select(model).where(col(model.instance_id).in_(list(instance_ids)))
+        rows = await session.exec(query.order_by(order))
+        grouped: dict[int, list[Child]] = defaultdict(list)
+        for row in rows:
+            grouped[row.instance_id].append(row)
+    return [grouped.get(i, []) for i in instance_ids]
+
+
+async def definitions(db: Database, ids: Sequence[int]) -> list[Definition | None]:
+    return await _by_id(db, Definition, ids)
+
+
+async def instances(db: Database, ids: Sequence[int]) -> list[Instance | None]:
+    return await _by_id(db, Instance, ids)
+
+
+async def tasks(db: Database, instance_ids: Sequence[int]) -> list[list[UserTask]]:
+    return await _children(db, UserTask, instance_ids, col(UserTask.id))
+
+
+async def incidents(db: Database, instance_ids: Sequence[int]) -> list[list[Incident]]:
+    return await _children(db, Incident, instance_ids, col(Incident.id))
+
+
+async def history(db: Database, instance_ids: Sequence[int]) -> list[list[HistoryRecord]]:
+    return await _children(db, HistoryRecord, instance_ids, col(HistoryRecord.seq))
+
+
+async def versions(db: Database, keys: Sequence[str]) -> list[list[Definition]]:
+    """Every revision of each key, newest first."""
+    async with db.reading() as session:
+        query = select(Definition).where(col(Definition.key).in_(list(keys)))
+        rows = await session.exec(query.order_by(col(Definition.revision).desc()))
+        grouped: dict[str, list[Definition]] = defaultdict(list)
+        for row in rows:
+            grouped[row.key].append(row)
+    return [grouped.get(k, []) for k in keys]
+
+
+async def list_definitions(db: Database, *, key: str | None, latest_only: bool) -> list[Definition]:
+    """Deployed definitions by key then newest revision; ``latest_only``: one per key."""
+    async with db.reading() as session:
+        query = select(Definition)
+        if key is not None:
+            query = query.where(col(Definition.key) == key)
+        query = query.order_by(col(Definition.key), col(Definition.revision).desc())
+        rows = list(await session.exec(query))
+    if not latest_only:
+        return rows
+    seen: set[str] = set()
+    latest = []
+    for row in rows:
+        if row.key not in seen:
+            seen.add(row.key)
+            latest.append(row)
+    return latest

@@ -1,0 +1,328 @@
+"""The composition root: ``create_app(settings)`` builds the Starlette application.
+
+Nothing connects at import time, nor when the app is built: the lifespan opens the database,
+migrates it (embedded SQLite) or checks that it is at head (production), loads the handler
+modules, starts the in-process runner and puts the pieces on ``app.state``; on shutdown it stops
+the runner and closes the database.
+
+Routes: ``GET /health``, the REST facade of the seed (``server.rest``), and ``/graphql``
+(``schema``). The GraphQL view follows the GraphQL-over-HTTP specification: a client that accepts
+``application/graphql-response+json`` gets that media type, with 400 for a document that does not
+parse or validate; other clients get ``application/json`` and 200, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
+
+from engine import DefinitionInvalid, load_definition_text
+from schema import schema as graphql_schema
+from schema.context import make_context
+from server import migrations, rest
+from server.db import Database
+from server.handlers import HandlerRegistry
+from server.runner import InProcessRunner
+from server.services.errors import InvalidInput
+from server.services.workflow import Workflow
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: larger request bodies get 413
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+HEALTH_TIMEOUT_SECONDS = 5.0
+DEMO_MODULE = "server.demo_services"
+
+ContextFactory = Callable[[Any, Any, str | None, tuple[str, ...]], Any]
+
+
+class DatabaseNotAtHead(RuntimeError):
+    """Production refuses to start on a database that is not migrated to head."""
+
+
+# --- the app factory ------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ()) -> Starlette:
+    """The application for ``settings`` (read from the environment when None).
+
+    ``deploy``: definition files deployed at start (``serve --demo`` passes the examples);
+    redeploying identical content is a no-op, so this is safe on every start.
+    """
+    settings = settings or Settings()
+    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *rest.routes]
+    view = GraphQLView(graphql_schema, make_context=make_context)
+    routes += [Route("/graphql", view), WebSocketRoute("/graphql", view)]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_resources(app, settings, deploy):
+            yield
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
+    )
+    app.state.settings = settings
+    return app
+
+
+@asynccontextmanager
+async def open_resources(
+    app: Starlette, settings: Settings, deploy: Sequence[Path]
+) -> AsyncIterator[None]:
+    url = settings.sqlalchemy_url
+    await prepare_database(settings)
+    registry = HandlerRegistry()
+    registry.load_modules(settings.handler_modules)
+    if settings.redis_url:
+        log.warning("REDIS_URL is set, but the arq queue is not available yet: jobs run in-process")
+    else:
+        log.info("jobs run in-process (embedded default)")
+    db = Database(url, pool_size=settings.database_pool_size)
+    runner = InProcessRunner(registry)
+    workflow = Workflow(db, runner)
+    runner.bind(workflow)
+    try:
+        await deploy_files(workflow, deploy)
+        await runner.start()
+        app.state.db, app.state.registry = db, registry
+        app.state.runner, app.state.workflow = runner, workflow
+        try:
+            yield
+        finally:
+            await runner.stop()
+    finally:
+        await db.close()
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Embedded: migrate to head. Production: refuse to start unless at head."""
+    url = settings.sqlalchemy_url
+    if settings.embedded:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        await migrations.upgrade(url)
+        return
+    current, head = await migrations.current(url), migrations.head()
+    if current != head:
+        raise DatabaseNotAtHead(
+            f"the database is at revision {current or '(empty)'}, the code needs {head}: "
+            "run `workflow-engine migrate` (or `make migrate-up`) first"
+        )
+
+
+async def deploy_files(workflow: Workflow, files: Sequence[Path]) -> None:
+    for path in files:
+        try:
+            source = load_definition_text(path.read_text(encoding="utf-8"), filename=path.name)
+            deployed = await workflow.deploy(source, actor="startup")
+        except (DefinitionInvalid, InvalidInput) as error:
+            log.error("not deployed: %s: %s", path, error)
+            continue
+        row = deployed.definition
+        state = "deployed" if deployed.created else "unchanged"
+        log.info("%s: %s %s (id %s, revision %s)", path.name, state, row.key, row.id, row.revision)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with the demo handlers added (once)."""
+    modules = list(dict.fromkeys([*settings.handler_modules, DEMO_MODULE]))
+    return settings.model_copy(update={"handler_modules": modules})
+
+
+def example_files() -> list[Path]:
+    """The demo's definitions: ``examples/`` of the checkout, else of the working directory."""
+    for folder in (Path(__file__).resolve().parents[1] / "examples", Path("examples")):
+        if folder.is_dir():
+            return sorted(p for p in folder.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
+    return []
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+async def health(request: Request) -> JSONResponse:
+    db: Database = request.app.state.db
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), db.reading() as session:
+            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]  # raw SQL
+    except Exception as error:
+        log.warning("health check: database unavailable: %s", error)
+        detail = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        return JSONResponse(
+            {"status": "unavailable", "database": "unavailable", "detail": detail},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return rest.error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return rest.error_response(500, "internal_error", "internal error (logged on the server)")
+
+
+class BodyLimit:
+    """413 for a request body over ``max_bytes``: by its Content-Length, or while it streams."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"the request body is larger than {self.max_bytes} bytes"
+        await rest.error_response(413, "payload_too_large", message)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+# --- GraphQL over HTTP ----------------------------------------------------------------------------
+
+
+def accepts_graphql_response(accept: str) -> bool:
+    """Whether the client prefers ``application/graphql-response+json`` to plain JSON."""
+    quality: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media.lower()] = max(q, quality.get(media.lower(), 0.0))
+    ours = quality.get(GRAPHQL_RESPONSE, 0.0)
+    return ours > 0 and ours >= quality.get("application/json", 0.0)
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """No data, and only errors without a path: the document did not parse or validate, or
+    the variables could not be coerced (the request never executed)."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or [])
+    )
+
+
+class GraphQLView(GraphQL[Any, None]):
+    """strawberry's ASGI view, per GraphQL-over-HTTP, with the context of the app's services.
+
+    The user comes from the ``X-User`` header and the groups from ``X-User-Groups``
+    (comma-separated): a placeholder until authentication exists.
+    """
+
+    def __init__(
+        self, schema: BaseSchema, *, make_context: ContextFactory, graphiql: bool = False
+    ) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self.make_context = make_context
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Any:
+        state = request.app.state
+        user = request.headers.get("x-user") or None
+        groups = (g.strip() for g in request.headers.get("x-user-groups", "").split(","))
+        return self.make_context(
+            getattr(state, "workflow", None),
+            getattr(state, "db", None),
+            user,
+            tuple(g for g in groups if g),
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        if accepts_graphql_response(request.headers.get("accept", "")):
+            sub_response.media_type = GRAPHQL_RESPONSE
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data = await super().process_result(request, result)
+        if is_request_error(result) and accepts_graphql_response(request.headers.get("accept", "")):
+            data.pop("data", None)  # a request error has no "data" entry (the spec's 400)
+        return data
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute_single(*args, **kwargs)
+        sub_response: Response = kwargs["sub_response"]
+        if sub_response.media_type == GRAPHQL_RESPONSE and is_request_error(result):
+            sub_response.status_code = 400
+        return result
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+        return response
