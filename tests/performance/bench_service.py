@@ -28,7 +28,10 @@ from typing import Any
 
 import asyncpg
 
+from schema import schema as graphql_schema
+from schema.context import make_context
 from server import migrations
+from server.app import freeze_startup_objects
 from server.db import Database
 from server.models import Job, Timer
 from server.services import queries
@@ -65,6 +68,13 @@ async def timed(runs: int, work: Callable[[], Awaitable[Any]]) -> dict[str, floa
         samples.append(time.perf_counter() - started)
     return summary(samples)
 
+
+INBOX = """
+{ tasks(filter: {claimableByMe: true}, first: 50) {
+    edges { cursor node { id name stepId dueAt priority
+                          instance { id businessKey definition { key name } } } }
+    pageInfo { hasNextPage endCursor } } }
+"""
 
 BULK = """
 INSERT INTO instances (definition_id, definition_key, business_key, status, variables, state,
@@ -112,6 +122,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 variables={"order_id": f"START-{n}", "total_amount": 999.99},
             )
 
+        freeze_startup_objects()  # as the app does once started
         await timed(20, start)  # warm-up
         started = await timed(args.starts, start)
 
@@ -161,6 +172,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await queries.task_page(session, TaskFilter(), first=50, after=cursor)
 
         pages["tasks, page 41"] = await timed(args.queries, deep)
+
+        # the same task list through GraphQL, as a dashboard asks for it: parsing (cached),
+        # validation (cached), resolvers, and the loaders for each task's instance and definition
+        async def graphql_page() -> None:
+            context = make_context(workflow, db, "user-40", ("group-3", "group-7"))
+            result = await graphql_schema.execute(INBOX, context_value=context)
+            assert result.errors is None, result.errors
+
+        await timed(10, graphql_page)
+        pages["GraphQL: my claimable tasks"] = await timed(args.queries, graphql_page)
         await db.close()
         return {
             "instances": args.instances,
@@ -193,10 +214,14 @@ def main() -> int:
     print(f"  start instance (one transaction)  p50 {s['p50_ms']:>6} ms  p99 {s['p99_ms']:>6} ms")
     worst = 0.0
     for label, r in result["pages"].items():
-        worst = max(worst, r["p99_ms"])
-        print(f"  page: {label:<26} p50 {r['p50_ms']:>6} ms  p99 {r['p99_ms']:>6} ms")
+        if not label.startswith("GraphQL"):
+            worst = max(worst, r["p99_ms"])
+        print(f"  page: {label:<30} p50 {r['p50_ms']:>6} ms  p99 {r['p99_ms']:>6} ms")
     verdict = "met" if worst < PAGE_P99_TARGET_MS else "NOT met"
-    print(f"  target: page query p99 under {PAGE_P99_TARGET_MS:.0f} ms: {verdict}")
+    print(f"  target: page query (SQL) p99 under {PAGE_P99_TARGET_MS:.0f} ms: {verdict}")
+    graphql = result["pages"]["GraphQL: my claimable tasks"]["p99_ms"]
+    over = "within" if graphql < PAGE_P99_TARGET_MS else "over"
+    print(f"  through GraphQL (50 tasks with instance and definition): p99 {graphql} ms, {over}")
     return 0
 
 
