@@ -33,6 +33,15 @@ Info = strawberry.Info[Context, None]
 DEFAULT_PAGE = 20
 
 
+# the service's enum, registered as the GraphQL enum InstanceOrder (same members, same class)
+strawberry.enum(
+    queries.InstanceOrder,
+    name="InstanceOrder",
+    description="The order of an instance list: STARTED (most recently started first), "
+    "UPDATED (most recently changed first).",
+)
+
+
 @strawberry.enum
 class InstanceStatus(Enum):
     RUNNING = "running"
@@ -169,11 +178,12 @@ class InstanceConnection:
     page_info: PageInfo
 
     @classmethod
-    def from_page(cls, page: queries.Page[Instance]) -> InstanceConnection:
+    def from_page(
+        cls, page: queries.Page[Instance], order: queries.InstanceOrder
+    ) -> InstanceConnection:
         edges = []
         for row in page.items:
-            assert row.id is not None
-            cursor = queries.encode_cursor(row.started_at, row.id)
+            cursor = queries.encode_cursor(order, row)
             edges.append(InstanceEdge(cursor=cursor, node=ProcessInstance.from_row(row)))
         info = PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
         return cls(edges=edges, page_info=info)
@@ -237,24 +247,27 @@ def _variables(value: object, path: str = "variables") -> dict[str, Any] | Valid
 
 @strawberry.type
 class Query:
-    @fields.field("Instances, most recently started first.")
+    @fields.field("Instances, most recently started first unless orderBy says otherwise.")
     async def instances(
         self,
         info: Info,
         filter: InstanceFilterInput | None = None,
         first: int = DEFAULT_PAGE,
         after: str | None = None,
+        order_by: queries.InstanceOrder = queries.InstanceOrder.STARTED,
     ) -> InstanceConnection:
         where = (filter or InstanceFilterInput()).to_filter()
         try:
             async with info.context.db.reading() as session:
-                page = await queries.instance_page(session, where, first=first, after=after)
+                page = await queries.instance_page(
+                    session, where, first=first, after=after, order=order_by
+                )
         except ServiceError as error:
             raise ArgumentError(error) from error
         for row in page.items:  # a task's instance on this page needs no query
             if row.id is not None:
                 info.context.loaders.instance.prime(row.id, row)
-        return InstanceConnection.from_page(page)
+        return InstanceConnection.from_page(page, order_by)
 
     @fields.field("An instance by id; null when none has it.")
     async def instance(self, info: Info, id: int) -> ProcessInstance | None:

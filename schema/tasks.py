@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 Info = strawberry.Info[Context, None]
 DEFAULT_PAGE = 20
 
+# the service's enum, registered as the GraphQL enum TaskOrder (same members, same class)
+strawberry.enum(
+    queries.TaskOrder,
+    name="TaskOrder",
+    description="The order of a task list: CREATED (newest first), DUE (soonest due first; "
+    "tasks without a due date last), PRIORITY (highest first, then newest).",
+)
+
 
 @strawberry.type(description="A field of a task's form: what completing the task asks for.")
 class FormField:
@@ -109,11 +117,10 @@ class TaskConnection:
     page_info: PageInfo
 
     @classmethod
-    def from_page(cls, page: queries.Page[UserTask]) -> TaskConnection:
+    def from_page(cls, page: queries.Page[UserTask], order: queries.TaskOrder) -> TaskConnection:
         edges = []
         for row in page.items:
-            assert row.id is not None
-            cursor = queries.encode_cursor(row.created_at, row.id)
+            cursor = queries.encode_cursor(order, row)
             edges.append(TaskEdge(cursor=cursor, node=Task.from_row(row)))
         info = PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
         return cls(edges=edges, page_info=info)
@@ -181,22 +188,25 @@ def _no_user() -> ConflictError:
 
 @strawberry.type
 class Query:
-    @fields.field("Tasks, newest first.")
+    @fields.field("Tasks, newest first unless orderBy says otherwise.")
     async def tasks(
         self,
         info: Info,
         filter: TaskFilterInput | None = None,
         first: int = DEFAULT_PAGE,
         after: str | None = None,
+        order_by: queries.TaskOrder = queries.TaskOrder.CREATED,
     ) -> TaskConnection:
         ctx = info.context
         where = (filter or TaskFilterInput()).to_filter(ctx.user, ctx.groups)
         try:
             async with ctx.db.reading() as session:
-                page = await queries.task_page(session, where, first=first, after=after)
+                page = await queries.task_page(
+                    session, where, first=first, after=after, order=order_by
+                )
         except ServiceError as error:
             raise ArgumentError(error) from error
-        return TaskConnection.from_page(page)
+        return TaskConnection.from_page(page, order_by)
 
     @fields.field("A task by id; null when none has it.")
     async def task(self, info: Info, id: int) -> Task | None:

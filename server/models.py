@@ -135,6 +135,8 @@ class Instance(SQLModel, table=True):
         Index("ix_instances_key_status_started", "definition_key", "status", "started_at", "id"),
         Index("ix_instances_status_started", "status", "started_at", "id"),
         Index("ix_instances_started", "started_at", "id"),
+        Index("ix_instances_status_updated", "status", "updated_at", "id"),  # recently changed
+        Index("ix_instances_updated", "updated_at", "id"),
     )
 
     id: int | None = _id()
@@ -162,7 +164,8 @@ class UserTask(SQLModel, table=True):
         UniqueConstraint("instance_id", "key"),
         Index("ix_tasks_status_created", "status", "created_at", "id"),  # the list, newest first
         Index("ix_tasks_status_assignee_created", "status", "assignee", "created_at", "id"),
-        Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_status_due", "status", "due_at", "id"),  # soonest due first
+        Index("ix_tasks_status_priority", "status", "priority", "created_at", "id"),
     )
 
     id: int | None = _id()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import col, select
 from starlette.requests import Request
@@ -25,6 +25,7 @@ from server.services.errors import Conflict, InvalidInput, NotFound, ServiceErro
 from server.services.workflow import Workflow
 
 CURRENT_USER = "current_user"
+Order = TypeVar("Order", queries.TaskOrder, queries.InstanceOrder)
 MAX_DEFINITIONS = 500
 
 
@@ -160,6 +161,18 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
         raise BadRequest(name, "invalid_value", f"{name} must be an integer") from error
 
 
+def _order_param(request: Request, orders: type[Order], default: Order) -> Order:
+    """``?order=`` as one of the orders' values (e.g. ``due``); the default when absent."""
+    value = request.query_params.get("order")
+    if value is None:
+        return default
+    try:
+        return orders(value)
+    except ValueError as error:
+        choices = ", ".join(o.value for o in orders)
+        raise BadRequest("order", "invalid_value", f"order must be one of: {choices}") from error
+
+
 def _variables(body: Mapping[str, Any], path: str = "variables") -> dict[str, Any]:
     value = body.get("variables")
     if value is None:
@@ -233,6 +246,8 @@ async def deploy_definition(request: Request) -> JSONResponse:
 
 @endpoint
 async def list_instances(request: Request) -> JSONResponse:
+    """Instances; ``order=started`` (most recently started first, the default) or ``updated``
+    (most recently changed first)."""
     params = request.query_params
     where = queries.InstanceFilter(
         definition_key=params.get("process_definition_key"),
@@ -241,8 +256,11 @@ async def list_instances(request: Request) -> JSONResponse:
         business_key=params.get("business_key"),
     )
     first = _int_param(request, "first", 50) or 50
+    order = _order_param(request, queries.InstanceOrder, queries.InstanceOrder.STARTED)
     async with _db(request).reading() as session:
-        page = await queries.instance_page(session, where, first=first, after=params.get("after"))
+        page = await queries.instance_page(
+            session, where, first=first, after=params.get("after"), order=order
+        )
     return JSONResponse(_page_json(page, [instance_json(r) for r in page.items]))
 
 
@@ -284,7 +302,8 @@ async def start_instance(request: Request) -> JSONResponse:
 @endpoint
 async def list_tasks(request: Request) -> JSONResponse:
     """Tasks (open by default). ``assignee=current_user`` means the ``X-User`` header;
-    ``candidate_group=`` the tasks a group may claim; ``status=all`` every status."""
+    ``candidate_group=`` the tasks a group may claim; ``status=all`` every status;
+    ``order=created`` (newest first, the default), ``due`` (soonest due first) or ``priority``."""
     params = request.query_params
     assignee = params.get("assignee")
     if assignee == CURRENT_USER:
@@ -300,8 +319,11 @@ async def list_tasks(request: Request) -> JSONResponse:
         instance_id=_int_param(request, "process_instance_id"),
     )
     first = _int_param(request, "first", 50) or 50
+    order = _order_param(request, queries.TaskOrder, queries.TaskOrder.CREATED)
     async with _db(request).reading() as session:
-        page = await queries.task_page(session, where, first=first, after=params.get("after"))
+        page = await queries.task_page(
+            session, where, first=first, after=params.get("after"), order=order
+        )
     return JSONResponse(_page_json(page, [task_json(r) for r in page.items]))
 
 

@@ -99,6 +99,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_instances_status_started", "instances", ["status", "started_at", "id"])
     op.create_index("ix_instances_started", "instances", ["started_at", "id"])
+    # Lists, most recently changed first, paged by (updated_at, id) cursors.
+    op.create_index("ix_instances_status_updated", "instances", ["status", "updated_at", "id"])
+    op.create_index("ix_instances_updated", "instances", ["updated_at", "id"])
     # A business key is unique per process, when there is one (partial index on both backends).
     op.create_index(
         "uq_instances_business_key",
@@ -221,7 +224,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_tasks_status_assignee_created", "tasks", ["status", "assignee", "created_at", "id"]
     )
-    op.create_index("ix_tasks_status_due", "tasks", ["status", "due_at"])
+    # Soonest due first (NULLs last: PostgreSQL's ascending default), by (due_at, id) cursors.
+    op.create_index("ix_tasks_status_due", "tasks", ["status", "due_at", "id"])
+    # Highest priority first, then newest, by (priority, created_at, id) cursors.
+    op.create_index("ix_tasks_status_priority", "tasks", ["status", "priority", "created_at", "id"])
 
     op.create_table(
         "timers",

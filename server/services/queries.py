@@ -1,8 +1,9 @@
 """Reading: filtered pages of tasks and instances, with opaque cursors (never OFFSET, whose
 cost grows with the page number). Each filter the API offers has an index behind it.
 
-A cursor encodes the sort key of the last row of a page; the next page starts after it
-(keyset pagination), so pages stay fast at any depth and stable while rows are added.
+A cursor encodes the order and the sort key of the last row of a page; the next page starts
+after it (keyset pagination), so pages stay fast at any depth and stable while rows are added.
+Each order (``SORTS``) has indexes behind it for the common filters (server/models.py).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, exists, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from engine import Problem
 from server.models import Instance, Job, MessageSubscription, TaskCandidate, Timer, UserTask
@@ -27,6 +30,44 @@ Row = TypeVar("Row", UserTask, Instance)
 MAX_PAGE = 200
 
 
+class TaskOrder(Enum):
+    CREATED = "created"  # newest first
+    DUE = "due"  # soonest due first; tasks without a due date last
+    PRIORITY = "priority"  # highest priority first, then newest
+
+
+class InstanceOrder(Enum):
+    STARTED = "started"  # most recently started first
+    UPDATED = "updated"  # most recently changed first
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """An order: its sort key (the row's attributes, ending with the unique id) and direction.
+
+    ``nulls_last`` marks a nullable first column. Its NULLs are kept out of the row comparison
+    (where NULL compares to nothing) and sort after every value, on both backends (``NULLS
+    LAST``, which SQLite has since 3.30; it is PostgreSQL's own ascending order, so the
+    ascending (status, due_at, id) index is walked as it is stored). A cursor on a NULL row
+    continues among the NULLs by id; a cursor on a value continues after it, then into the NULLs.
+    We chose this over coalescing to a far-future constant: that needs an expression index,
+    which the migration drift check cannot compare on SQLite.
+    """
+
+    columns: tuple[str, ...]
+    descending: bool
+    nulls_last: bool = False
+
+
+SORTS: dict[TaskOrder | InstanceOrder, Sort] = {
+    TaskOrder.CREATED: Sort(("created_at", "id"), descending=True),
+    TaskOrder.DUE: Sort(("due_at", "id"), descending=False, nulls_last=True),
+    TaskOrder.PRIORITY: Sort(("priority", "created_at", "id"), descending=True),
+    InstanceOrder.STARTED: Sort(("started_at", "id"), descending=True),
+    InstanceOrder.UPDATED: Sort(("updated_at", "id"), descending=True),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[Row]):
     items: list[Row]
@@ -34,19 +75,51 @@ class Page(Generic[Row]):
     has_next: bool
 
 
-def encode_cursor(moment: datetime, row_id: int) -> str:
-    raw = json.dumps([moment.isoformat(), row_id]).encode()
+def encode_cursor(order: TaskOrder | InstanceOrder, row: UserTask | Instance) -> str:
+    """The order's name, then the row's sort key: ``[order, value, ..., id]``."""
+    key = [_json_value(getattr(row, name)) for name in SORTS[order].columns]
+    raw = json.dumps([order.value, *key]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *, argument: str = "after") -> tuple[datetime, int]:
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def decode_cursor(
+    cursor: str, order: TaskOrder | InstanceOrder, *, argument: str = "after"
+) -> list[Any]:
+    """The sort key of a cursor that ``order`` gave out; InvalidInput otherwise."""
+    sort = SORTS[order]
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        moment, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(moment), int(row_id)
+        data = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(data, list) or data[:1] != [order.value]:
+            raise ValueError("a cursor of another order")
+        values: list[Any] = data[1:]
+        if len(values) != len(sort.columns):
+            raise ValueError("a sort key of another length")
+        return [
+            _key_value(name, value, nullable=sort.nulls_last and n == 0)
+            for n, (name, value) in enumerate(zip(sort.columns, values, strict=True))
+        ]
     except (ValueError, TypeError, binascii.Error) as error:
         problem = Problem(argument, "invalid_cursor", "not a cursor this API gave out")
         raise InvalidInput([problem], code="invalid_cursor") from error
+
+
+def _key_value(name: str, value: Any, *, nullable: bool) -> Any:
+    """A sort key value as its column takes it: an aware datetime (``*_at``) or an integer."""
+    if value is None and nullable:
+        return None
+    if name.endswith("_at"):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("a naive datetime")
+        return moment
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"not a sort key value: {value!r}")
 
 
 def _limit(first: int) -> int:
@@ -58,23 +131,63 @@ def _limit(first: int) -> int:
     return first
 
 
-def _after(moment_column: Any, id_column: Any, cursor: str | None) -> ColumnElement[bool] | None:
-    """Rows after the cursor, newest first: (moment, id) strictly smaller."""
-    if cursor is None:
-        return None
-    moment, row_id = decode_cursor(cursor)
-    # a row comparison: PostgreSQL range-scans a (…, moment, id) index for it
-    condition: ColumnElement[bool] = tuple_(moment_column, id_column) < tuple_(moment, row_id)
-    return condition
+async def _rows(
+    session: AsyncSession,
+    query: SelectOfScalar[Row],
+    table: type[Row],
+    order: TaskOrder | InstanceOrder,
+    after: str | None,
+    limit: int,
+) -> list[Row]:
+    """Up to ``limit`` rows of the query in ``order``, after the cursor (keyset pagination)."""
+    rows: list[Row] = []
+    for part in _ordered(query, table, order, after):
+        rows += await session.exec(part.limit(limit - len(rows)))
+        if len(rows) == limit:
+            break
+    return rows
 
 
-def _page(rows: Sequence[Row], first: int, moment: str) -> Page[Row]:
+def _ordered(
+    query: SelectOfScalar[Row],
+    table: type[Row],
+    order: TaskOrder | InstanceOrder,
+    after: str | None,
+) -> list[SelectOfScalar[Row]]:
+    """The query in ``order`` after the cursor, as index range scans to read one after another:
+    one, or for a cursor on a value of a ``nulls_last`` column two (the rows after it, then the
+    NULLs), since "after it or NULL" is an OR that PostgreSQL would filter, not range-scan."""
+    sort = SORTS[order]
+    columns = [col(getattr(table, name)) for name in sort.columns]
+    by = []
+    for n, column in enumerate(columns):
+        direction = column.desc() if sort.descending else column.asc()
+        by.append(direction.nulls_last() if sort.nulls_last and n == 0 else direction)
+    query = query.order_by(*by)
+    if after is None:
+        return [query]
+    key = decode_cursor(after, order)
+
+    def beyond(cols: list[Any], values: list[Any]) -> ColumnElement[bool]:
+        # a row comparison: PostgreSQL range-scans a (…, key, id) index for it; a NULL in
+        # the row makes it NULL, i.e. false
+        condition: ColumnElement[bool] = (
+            tuple_(*cols) < tuple_(*values) if sort.descending else tuple_(*cols) > tuple_(*values)
+        )
+        return condition
+
+    if not sort.nulls_last:
+        return [query.where(beyond(columns, key))]
+    first, rest = columns[0], columns[1:]
+    if key[0] is None:  # among the NULLs, which come last
+        return [query.where(first.is_(None), beyond(rest, key[1:]))]
+    return [query.where(beyond(columns, key)), query.where(first.is_(None))]
+
+
+def _page(rows: Sequence[Row], first: int, order: TaskOrder | InstanceOrder) -> Page[Row]:
     items = list(rows[:first])
     has_next = len(rows) > first
-    last = items[-1] if items else None
-    cursor = (
-        None if last is None or last.id is None else encode_cursor(getattr(last, moment), last.id)
-    )
+    cursor = encode_cursor(order, items[-1]) if items else None
     return Page(items, cursor, has_next)
 
 
@@ -89,9 +202,14 @@ class TaskFilter:
 
 
 async def task_page(
-    session: AsyncSession, where: TaskFilter, *, first: int = 50, after: str | None = None
+    session: AsyncSession,
+    where: TaskFilter,
+    *,
+    first: int = 50,
+    after: str | None = None,
+    order: TaskOrder = TaskOrder.CREATED,
 ) -> Page[UserTask]:
-    """Tasks, newest first."""
+    """Tasks in ``order`` (newest first unless given)."""
     limit = _limit(first)
     query = select(UserTask)
     if where.status is not None:
@@ -120,12 +238,8 @@ async def task_page(
         query = query.where(
             exists().where(col(TaskCandidate.task_id) == col(UserTask.id), or_(*candidates))
         )
-    after_clause = _after(col(UserTask.created_at), col(UserTask.id), after)
-    if after_clause is not None:
-        query = query.where(after_clause)
-    query = query.order_by(col(UserTask.created_at).desc(), col(UserTask.id).desc())
-    rows = list(await session.exec(query.limit(limit + 1)))
-    return _page(rows, limit, "created_at")
+    rows = await _rows(session, query, UserTask, order, after, limit + 1)
+    return _page(rows, limit, order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +255,14 @@ class InstanceFilter:
 
 
 async def instance_page(
-    session: AsyncSession, where: InstanceFilter, *, first: int = 50, after: str | None = None
+    session: AsyncSession,
+    where: InstanceFilter,
+    *,
+    first: int = 50,
+    after: str | None = None,
+    order: InstanceOrder = InstanceOrder.STARTED,
 ) -> Page[Instance]:
-    """Instances, most recently started first."""
+    """Instances in ``order`` (most recently started first unless given)."""
     limit = _limit(first)
     query = select(Instance)
     for column, value in (
@@ -162,12 +281,8 @@ async def instance_page(
         query = query.where(_variable_equals(name, value))
     if where.waiting_at is not None:
         query = query.where(_waiting_at(where.waiting_at))
-    after_clause = _after(col(Instance.started_at), col(Instance.id), after)
-    if after_clause is not None:
-        query = query.where(after_clause)
-    query = query.order_by(col(Instance.started_at).desc(), col(Instance.id).desc())
-    rows = list(await session.exec(query.limit(limit + 1)))
-    return _page(rows, limit, "started_at")
+    rows = await _rows(session, query, Instance, order, after, limit + 1)
+    return _page(rows, limit, order)
 
 
 def _variable_equals(name: str, value: Any) -> ColumnElement[bool]:

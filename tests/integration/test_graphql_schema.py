@@ -330,6 +330,42 @@ async def test_instances_page_filters_and_cursors(gql: Client) -> None:
     assert len((await gql(page_query, waiting))["instances"]["edges"]) == 3
 
 
+async def test_order_by_sorts_pages_and_refuses_a_cursor_of_another_order(gql: Client) -> None:
+    await deploy_order(gql)
+    ids = [await start_order(gql, f"ORDER-{i}") for i in range(3)]
+    await gql(
+        'mutation($id: Int!) { setVariables(id: $id, variables: {note: "x"}) { __typename } }',
+        {"id": ids[0]},
+    )
+    page_query = """
+    query Page($first: Int!, $after: String, $orderBy: InstanceOrder!) {
+      instances(first: $first, after: $after, orderBy: $orderBy) {
+        edges { cursor node { id } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    """
+    seen: list[int] = []
+    after = None
+    while True:
+        page = (await gql(page_query, {"first": 2, "after": after, "orderBy": "UPDATED"}))[
+            "instances"
+        ]
+        seen += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [ids[0], ids[2], ids[1]]  # the changed one first, then newest first
+    started = {"first": 2, "after": after, "orderBy": "STARTED"}
+    refused = await gql.raw(page_query, started)
+    assert refused.errors is not None
+    assert refused.errors[0].extensions["code"] == "invalid_cursor"
+    tasks = """
+    query($orderBy: TaskOrder!) { tasks(orderBy: $orderBy, first: 5) { edges { node { id } } } }
+    """
+    assert (await gql(tasks, {"orderBy": "DUE"}))["tasks"]["edges"] == []
+
+
 async def test_unknown_ids_are_not_found_errors_and_null_lookups(gql: Client) -> None:
     missing = (await gql(START, {"definitionId": 4242}))["startInstance"]
     assert missing["__typename"] == "NotFoundError"
