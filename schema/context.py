@@ -17,7 +17,8 @@ from server.services.workflow import Workflow
 @dataclass(frozen=True, slots=True)
 class Loaders:
     definition: DataLoader[int, Definition | None]
-    instance: DataLoader[int, Instance | None]
+    instance: DataLoader[int, Instance | None]  # without the JSON columns: see instance_data
+    instance_data: DataLoader[int, loaders.InstanceData | None]  # variables, current steps
     tasks: DataLoader[int, list[UserTask]]  # by instance id
     incidents: DataLoader[int, list[Incident]]  # by instance id
     history: DataLoader[int, list[HistoryRecord]]  # by instance id, ordered by seq
@@ -28,6 +29,7 @@ def make_loaders(db: Database) -> Loaders:
     return Loaders(
         definition=DataLoader(load_fn=partial(loaders.definitions, db)),
         instance=DataLoader(load_fn=partial(loaders.instances, db)),
+        instance_data=DataLoader(load_fn=partial(loaders.instance_data, db)),
         tasks=DataLoader(load_fn=partial(loaders.tasks, db)),
         incidents=DataLoader(load_fn=partial(loaders.incidents, db)),
         history=DataLoader(load_fn=partial(loaders.history, db)),

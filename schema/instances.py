@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import inspect
 from strawberry.scalars import JSON
 
 from schema import fields
@@ -20,6 +21,7 @@ from schema.errors import (
     attempt,
     validation_failed,
 )
+from schema.loaders import InstanceData, instance_data_of
 from schema.pagination import PageInfo
 from server.models import HistoryRecord, Instance
 from server.models import Incident as IncidentRow
@@ -107,32 +109,43 @@ class ProcessInstance:
     id: int
     business_key: str | None
     status: InstanceStatus
-    variables: JSON
-    current_steps: list[str] = strawberry.field(
-        description="The steps the instance's tokens are at (a step may appear twice)."
-    )
     started_at: datetime
     started_by: str | None
     ended_at: datetime | None
     definition_id: strawberry.Private[int]
     parent_id: strawberry.Private[int | None]
+    data: strawberry.Private[InstanceData | None]  # None: not loaded with the row
 
     @classmethod
     def from_row(cls, row: Instance) -> ProcessInstance:
+        """From a whole row, or a light one (the instance loader's: no JSON columns)."""
         assert row.id is not None
-        tokens: list[dict[str, Any]] = row.state.get("tokens", [])
+        light = "state" in inspect(row).unloaded
         return cls(
             id=row.id,
             business_key=row.business_key,
             status=InstanceStatus(row.status),
-            variables=JSON(row.variables),
-            current_steps=[str(t["step"]) for t in tokens],
             started_at=row.started_at,
             started_by=row.started_by,
             ended_at=row.ended_at,
             definition_id=row.definition_id,
             parent_id=row.parent_id,
+            data=None if light else instance_data_of(row.variables, row.state),
         )
+
+    async def _data(self, info: Info) -> InstanceData:
+        if self.data is None:
+            self.data = await info.context.loaders.instance_data.load(self.id)
+            assert self.data is not None  # the instance exists: its id came from a row
+        return self.data
+
+    @fields.field("The instance's variables.")
+    async def variables(self, info: Info) -> JSON:
+        return JSON((await self._data(info)).variables)
+
+    @fields.field("The steps the instance's tokens are at (a step may appear twice).")
+    async def current_steps(self, info: Info) -> list[str]:
+        return (await self._data(info)).current_steps
 
     @fields.field("The definition version the instance runs (pinned at start).")
     async def definition(self, info: Info) -> ProcessDefinition:

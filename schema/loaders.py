@@ -7,9 +7,10 @@ one tick of the event loop and returns one result per key, in the order of the k
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
+from sqlalchemy.orm import load_only
 from sqlmodel import col, select
 
 from server.db import Database
@@ -42,8 +43,46 @@ async def definitions(db: Database, ids: Sequence[int]) -> list[Definition | Non
     return await _by_id(db, Definition, ids)
 
 
+# what a nested instance needs for its scalar fields: not the JSON columns (variables and the
+# engine state), which are the heavy part of a row and load through instance_data when asked for
+_LIGHT_COLUMNS = (
+    "id",
+    "definition_id",
+    "definition_key",
+    "business_key",
+    "status",
+    "parent_id",
+    "started_at",
+    "ended_at",
+    "started_by",
+)
+_LIGHT = load_only(*(getattr(Instance, name) for name in _LIGHT_COLUMNS), raiseload=True)
+
+
 async def instances(db: Database, ids: Sequence[int]) -> list[Instance | None]:
-    return await _by_id(db, Instance, ids)
+    async with db.reading() as session:
+        query = select(Instance).where(col(Instance.id).in_(list(ids))).options(_LIGHT)
+        found = {row.id: row for row in await session.exec(query)}
+    return [found.get(i) for i in ids]
+
+
+class InstanceData(NamedTuple):
+    variables: dict[str, Any]
+    current_steps: list[str]
+
+
+def instance_data_of(variables: Mapping[str, Any], state: Mapping[str, Any]) -> InstanceData:
+    tokens: list[dict[str, Any]] = state.get("tokens", [])
+    return InstanceData(dict(variables), [str(t["step"]) for t in tokens])
+
+
+async def instance_data(db: Database, ids: Sequence[int]) -> list[InstanceData | None]:
+    async with db.reading() as session:
+        query = select(Instance.id, Instance.variables, Instance.state).where(
+            col(Instance.id).in_(list(ids))
+        )
+        found = {row[0]: instance_data_of(row[1], row[2]) for row in await session.exec(query)}
+    return [found.get(i) for i in ids]
 
 
 async def tasks(db: Database, instance_ids: Sequence[int]) -> list[list[UserTask]]:
