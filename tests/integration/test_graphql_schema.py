@@ -4,7 +4,7 @@ with a context built per operation, as the app builds it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,11 +13,12 @@ import pytest
 from graphql import parse, validate
 from sqlalchemy import event
 from sqlmodel import col, func, select
+from support.queues import RecordingQueue
 
 from schema import schema
 from schema.context import make_context
 from server.db import Database
-from server.models import HistoryRecord, Instance, Job, Timer
+from server.models import HistoryRecord, Instance, Job
 from server.services.workflow import Workflow
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -29,27 +30,6 @@ CHECKS = ["inventory_check", "credit_check", "fraud_check"]
 def example(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((ROOT / "examples" / name).read_text())
     return data
-
-
-class RecordingQueue:
-    """A job queue that only records: the test decides when work runs."""
-
-    def __init__(self) -> None:
-        self.jobs: list[Job] = []
-        self.timers: list[Timer] = []
-
-    async def submit(self, jobs: Sequence[Job]) -> None:
-        self.jobs.extend(jobs)
-
-    async def schedule(self, timers: Sequence[Timer]) -> None:
-        self.timers.extend(timers)
-
-    def job(self, step_id: str, instance_id: int | None = None) -> int:
-        found = [
-            j.id for j in self.jobs if j.step_id == step_id and instance_id in (None, j.instance_id)
-        ]
-        assert found and found[-1] is not None, f"no job handed over for {step_id}"
-        return found[-1]
 
 
 @pytest.fixture

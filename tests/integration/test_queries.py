@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from sqlmodel import col, select
+from support.queues import RecordingQueue
 
 from server.db import Database
-from server.models import Instance, Job, Timer, UserTask, utcnow
+from server.models import Instance, UserTask, utcnow
 from server.services import queries
 from server.services.errors import InvalidInput
 from server.services.queries import InstanceFilter, InstanceOrder, TaskFilter, TaskOrder
@@ -23,17 +24,6 @@ from server.services.workflow import Workflow
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 ORDER = json.loads((Path(__file__).parents[2] / "examples" / "order-processing.json").read_text())
-
-
-class Queue:
-    def __init__(self) -> None:
-        self.jobs: list[Job] = []
-
-    async def submit(self, jobs: Sequence[Job]) -> None:
-        self.jobs.extend(jobs)
-
-    async def schedule(self, timers: Sequence[Timer]) -> None:
-        pass
 
 
 class Clock:
@@ -50,7 +40,7 @@ class Clock:
 @pytest.fixture
 async def orders(migrated_db: Database) -> Workflow:
     """Six orders: three waiting at manager_approval (large), three at validate_order."""
-    queue = Queue()
+    queue = RecordingQueue()
     workflow = Workflow(migrated_db, queue, clock=Clock())
     await workflow.deploy(ORDER)
     for n in range(6):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import col, func, select
+from support.queues import RecordingQueue
 
 from server.db import Database
 from server.handlers import HandlerRegistry
@@ -27,25 +28,6 @@ CHECKS = ["inventory_check", "credit_check", "fraud_check"]
 def example(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
     return data
-
-
-class RecordingQueue:
-    """A job queue that only records: the test decides when work runs."""
-
-    def __init__(self) -> None:
-        self.jobs: list[Job] = []
-        self.timers: list[Timer] = []
-
-    async def submit(self, jobs: Sequence[Job]) -> None:
-        self.jobs.extend(jobs)
-
-    async def schedule(self, timers: Sequence[Timer]) -> None:
-        self.timers.extend(timers)
-
-    def job(self, step_id: str) -> int:
-        found = [j.id for j in self.jobs if j.step_id == step_id]
-        assert found and found[-1] is not None, f"no job handed over for {step_id}"
-        return found[-1]
 
 
 @pytest.fixture
