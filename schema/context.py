@@ -8,9 +8,9 @@ from functools import partial
 
 from strawberry.dataloader import DataLoader
 
-from schema import loaders
 from server.db import Database
 from server.models import Definition, HistoryRecord, Incident, Instance, UserTask
+from server.services import batches as loaders
 from server.services.workflow import Workflow
 
 

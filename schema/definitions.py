@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from schema import fields, loaders
+from schema import fields
 from schema.context import Context
 from schema.errors import (
     ConflictError,
@@ -18,6 +18,7 @@ from schema.errors import (
     validation_failed,
 )
 from server.models import Definition
+from server.services import definitions
 from server.services.definitions import Deployed
 
 Info = strawberry.Info[Context, None]
@@ -80,7 +81,8 @@ class Query:
     async def definitions(
         self, info: Info, key: str | None = None, latest_only: bool = False
     ) -> list[ProcessDefinition]:
-        rows = await loaders.list_definitions(info.context.db, key=key, latest_only=latest_only)
+        async with info.context.db.reading() as session:
+            rows = await definitions.listing(session, key=key, latest_only=latest_only)
         return [ProcessDefinition.from_row(r) for r in rows]
 
     @fields.field("A definition by id; null when none has it.")

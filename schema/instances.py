@@ -21,11 +21,11 @@ from schema.errors import (
     attempt,
     validation_failed,
 )
-from schema.loaders import InstanceData, instance_data_of
 from schema.pagination import PageInfo
 from server.models import HistoryRecord, Instance
 from server.models import Incident as IncidentRow
 from server.services import queries
+from server.services.batches import InstanceData, instance_data_of
 from server.services.errors import ServiceError
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,7 +19,7 @@ from starlette.routing import Route
 from engine import Problem
 from server.db import Database
 from server.models import Definition, Instance, UserTask
-from server.services import queries
+from server.services import definitions, queries
 from server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from server.services.workflow import Workflow
 
@@ -220,18 +219,14 @@ async def login(request: Request) -> JSONResponse:
 async def list_definitions(request: Request) -> JSONResponse:
     """Deployed definitions, by key and revision; ``?key=`` filters, ``?latest=true`` keeps
     the latest revision of each key."""
-    query = select(Definition)
-    key = request.query_params.get("key")
-    if key:
-        query = query.where(col(Definition.key) == key)
-    query = query.order_by(col(Definition.key), col(Definition.revision).desc())
+    latest_only = request.query_params.get("latest", "").lower() in ("1", "true", "yes")
     async with _db(request).reading() as session:
-        rows = list(await session.exec(query.limit(MAX_DEFINITIONS)))
-    if request.query_params.get("latest", "").lower() in ("1", "true", "yes"):
-        latest: dict[str, Definition] = {}
-        for row in rows:  # newest revision first within a key
-            latest.setdefault(row.key, row)
-        rows = list(latest.values())
+        rows = await definitions.listing(
+            session,
+            key=request.query_params.get("key") or None,
+            latest_only=latest_only,
+            limit=MAX_DEFINITIONS,
+        )
     return JSONResponse({"items": [definition_json(r) for r in rows]})
 
 

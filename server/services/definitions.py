@@ -88,6 +88,23 @@ async def deploy(
     return Deployed(row, created=True)
 
 
+async def listing(
+    session: AsyncSession, *, key: str | None = None, latest_only: bool = False, limit: int = 1000
+) -> list[Definition]:
+    """Deployed definitions by key, newest revision first; ``latest_only``: one per key."""
+    query = select(Definition)
+    if key is not None:
+        query = query.where(col(Definition.key) == key)
+    query = query.order_by(col(Definition.key), col(Definition.revision).desc()).limit(limit)
+    rows = list(await session.exec(query))
+    if not latest_only:
+        return rows
+    latest: dict[str, Definition] = {}
+    for row in rows:  # the newest revision comes first within a key
+        latest.setdefault(row.key, row)
+    return list(latest.values())
+
+
 async def find(
     session: AsyncSession,
     *,

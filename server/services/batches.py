@@ -1,4 +1,4 @@
-"""Batch reads for the resolvers: one ``IN (...)`` query per relation and per batch.
+"""Batch reads for DataLoaders: one ``IN (...)`` query per relation and per batch.
 
 Each function is the ``load_fn`` of a ``DataLoader``: it receives the keys collected during
 one tick of the event loop and returns one result per key, in the order of the keys.
@@ -106,22 +106,3 @@ async def versions(db: Database, keys: Sequence[str]) -> list[list[Definition]]:
         for row in rows:
             grouped[row.key].append(row)
     return [grouped.get(k, []) for k in keys]
-
-
-async def list_definitions(db: Database, *, key: str | None, latest_only: bool) -> list[Definition]:
-    """Deployed definitions by key then newest revision; ``latest_only``: one per key."""
-    async with db.reading() as session:
-        query = select(Definition)
-        if key is not None:
-            query = query.where(col(Definition.key) == key)
-        query = query.order_by(col(Definition.key), col(Definition.revision).desc())
-        rows = list(await session.exec(query))
-    if not latest_only:
-        return rows
-    seen: set[str] = set()
-    latest = []
-    for row in rows:
-        if row.key not in seen:
-            seen.add(row.key)
-            latest.append(row)
-    return latest
