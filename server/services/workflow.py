@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine import events as ev
 from server.db import Database
@@ -87,13 +88,35 @@ class Workflow:
         await self._hand_over(run.after)
         return instance
 
+    async def _apply(
+        self,
+        session: AsyncSession,
+        instance: Instance,
+        event: ev.Event,
+        *,
+        actor: str | None,
+        now: datetime | None = None,
+        stale_ok: bool = False,
+    ) -> AfterCommit:
+        """One transition of a locked instance; returns the work to hand over after commit.
+
+        ``stale_ok``: the event answers work that may no longer be current (a job result, a
+        timer: delivery is at least once); if the step moved on, it is ignored."""
+        self._refuse_suspended(instance)
+        run = Transitions(session, self.cache, now=now or self.clock(), actor=actor)
+        try:
+            await run.apply(instance, event)
+        except Conflict as error:
+            if stale_ok and error.code == "stale":
+                return AfterCommit()
+            raise
+        return run.after
+
     async def _transition(self, instance_id: int, event: ev.Event, actor: str | None) -> Instance:
         async with self.db.transaction() as session:
             instance = await lock_instance(session, instance_id)
-            self._refuse_suspended(instance)
-            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
-            await run.apply(instance, event)
-        await self._hand_over(run.after)
+            after = await self._apply(session, instance, event, actor=actor)
+        await self._hand_over(after)
         return instance
 
     @staticmethod
@@ -163,11 +186,9 @@ class Workflow:
                 key = f" with key {correlation_key!r}" if correlation_key else ""
                 raise NotFound("instance waiting for message", f"{name}{key}")
             instance = await lock_instance(session, waiting.instance_id)
-            self._refuse_suspended(instance)
-            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
             event = ev.MessageReceived(name, variables or {}, correlation_key, actor)
-            await run.apply(instance, event)
-        await self._hand_over(run.after)
+            after = await self._apply(session, instance, event, actor=actor)
+        await self._hand_over(after)
         return instance
 
     async def retry_incident(self, incident_id: int, *, actor: str | None = None) -> Instance:
@@ -176,10 +197,9 @@ class Workflow:
             if incident is None:
                 raise NotFound("incident", incident_id)
             instance = await lock_instance(session, incident.instance_id)
-            self._refuse_suspended(instance)
-            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
-            await run.apply(instance, ev.IncidentRetried(incident.key, actor))
-        await self._hand_over(run.after)
+            event = ev.IncidentRetried(incident.key, actor)
+            after = await self._apply(session, instance, event, actor=actor)
+        await self._hand_over(after)
         return instance
 
     # --- tasks --------------------------------------------------------------------------
@@ -195,15 +215,14 @@ class Workflow:
             await session.refresh(task)  # read again under the lock: it may be done now
             if task.status != "open":
                 raise Conflict(f"task {task_id} is {task.status}", code="task_not_open")
-            self._refuse_suspended(instance)
             now = self.clock()
-            run = Transitions(session, self.cache, now=now, actor=actor)
-            await run.apply(instance, ev.UserTaskCompleted(task.key, variables or {}, actor))
+            event = ev.UserTaskCompleted(task.key, variables or {}, actor)
+            after = await self._apply(session, instance, event, actor=actor, now=now)
             task.status = "completed"
             task.completed_at = now
             task.completed_by = actor
             task.outcome = variables or {}
-        await self._hand_over(run.after)
+        await self._hand_over(after)
         return task
 
     async def claim(self, task_id: int, user: str) -> UserTask:
@@ -228,13 +247,13 @@ class Workflow:
             task.assignee = user
         return task
 
-    async def _task(self, session: Any, task_id: int) -> UserTask:
-        task: UserTask | None = await session.get(UserTask, task_id)
+    async def _task(self, session: AsyncSession, task_id: int) -> UserTask:
+        task = await session.get(UserTask, task_id)
         if task is None:
             raise NotFound("task", task_id)
         return task
 
-    async def _open_task(self, session: Any, task_id: int) -> UserTask:
+    async def _open_task(self, session: AsyncSession, task_id: int) -> UserTask:
         task = (
             await session.exec(
                 select(UserTask).where(col(UserTask.id) == task_id).with_for_update()
@@ -244,7 +263,6 @@ class Workflow:
             raise NotFound("task", task_id)
         if task.status != "open":
             raise Conflict(f"task {task_id} is {task.status}", code="task_not_open")
-        assert isinstance(task, UserTask)
         return task
 
     # --- work reported by the runner ----------------------------------------------------
@@ -279,14 +297,10 @@ class Workflow:
             else:
                 message, code, retryable = failure
                 event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
-            run = Transitions(session, self.cache, now=now, actor="worker")
-            try:
-                await run.apply(instance, event)
-            except Conflict as error:
-                if error.code != "stale":
-                    raise
-                return  # the step was withdrawn meanwhile: the result is not needed
-        await self._hand_over(run.after)
+            after = await self._apply(
+                session, instance, event, actor="worker", now=now, stale_ok=True
+            )
+        await self._hand_over(after)
 
     async def fire_timer(self, timer_id: int) -> None:
         """A timer is due. Fires once: a timer already fired or cancelled is ignored."""
@@ -301,14 +315,10 @@ class Workflow:
             if instance.status == SUSPENDED:
                 return
             timer.status = "fired"
-            run = Transitions(session, self.cache, now=self.clock(), actor=None)
-            try:
-                await run.apply(instance, ev.TimerFired(timer.key))
-            except Conflict as error:
-                if error.code != "stale":
-                    raise
-                return
-        await self._hand_over(run.after)
+            after = await self._apply(
+                session, instance, ev.TimerFired(timer.key), actor=None, stale_ok=True
+            )
+        await self._hand_over(after)
 
     async def due_work(self) -> tuple[list[Job], list[Timer]]:
         """Pending jobs and timers of running instances: what a restarted runner (or the
