@@ -12,7 +12,7 @@ retries) raises an incident on the token instead, which an operator retries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -289,21 +289,7 @@ class _Run(Steps):
                 else:
                     token.resume = None
                     self.record("step_entered", token, retry=True)
-                    if token.timers:
-                        # boundary timers keep running across a retry
-                        self.activate_again(token, step)
-                    else:
-                        self.activate(token, step)
+                    # boundary timers scheduled before the incident keep running
+                    self.activate(token, step, boundaries=not token.timers)
                 return
         raise EventRejected(f"incident '{incident_id}' is not open", code="no_incident")
-
-    def activate_again(self, token: Token, step: c.CompiledStep) -> None:
-        timers = token.timers
-        token.timers = None
-        self.activate(token, _without_timers(step))
-        if token.timers is None:
-            token.timers = timers
-
-
-def _without_timers(step: c.CompiledStep) -> c.CompiledStep:
-    return replace(step, timers=())

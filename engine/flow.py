@@ -87,6 +87,12 @@ class Flow:
             return values
         return {k: "***" if k in hidden and v is not None else v for k, v in values.items()}
 
+    def park(self, token: Token, prefix: str) -> str:
+        """The token waits for a new piece of work (a job, task, timer, message or child)."""
+        token.status = "waiting"
+        token.wait = self.new_id(prefix)
+        return token.wait
+
     def enter(self, token: Token, step_id: str) -> None:
         token.status = "pending"  # until drained: withdrawn before then, it never ran
         self.queue.append((token, step_id))
@@ -271,7 +277,7 @@ class Flow:
 
     # --- provided by the step layer (engine.steps) --------------------------------------------
 
-    def activate(self, token: Token, step: c.CompiledStep) -> None:
+    def activate(self, token: Token, step: c.CompiledStep, *, boundaries: bool = True) -> None:
         raise NotImplementedError
 
     def start_element(

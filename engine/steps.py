@@ -21,11 +21,14 @@ from engine.variables import check_variables
 
 
 class Steps(Flow):
-    def activate(self, token: Token, step: c.CompiledStep) -> None:  # noqa: C901 - dispatch
+    def activate(  # noqa: C901 - dispatch
+        self, token: Token, step: c.CompiledStep, *, boundaries: bool = True
+    ) -> None:
+        """Do what ``step`` does on entry; ``boundaries``: schedule its boundary timers."""
         if step.multi is not None and token.element is None:
             self.start_multi(token, step, step.multi)
             return
-        if step.timers and not self.schedule_boundaries(token, step):
+        if boundaries and step.timers and not self.schedule_boundaries(token, step):
             return
         match step:
             case c.ServiceTaskStep():
@@ -76,11 +79,10 @@ class Steps(Flow):
         if variables is None:
             return
         token.attempt += 1
-        token.status = "waiting"
-        token.wait = self.new_id("job")
+        wait_id = self.park(token, "job")
         self.commands.append(
             cmd.RunServiceTask(
-                job_id=token.wait,
+                job_id=wait_id,
                 token_id=token.id,
                 step_id=step.id,
                 service_name=step.service_name,
@@ -108,11 +110,10 @@ class Steps(Flow):
         if problem:
             self.incident(token, "expression_failed", problem)
             return
-        token.status = "waiting"
-        token.wait = self.new_id("task")
+        wait_id = self.park(token, "task")
         self.commands.append(
             cmd.CreateUserTask(
-                task_id=token.wait,
+                task_id=wait_id,
                 token_id=token.id,
                 step_id=step.id,
                 name=step.name,
@@ -236,9 +237,8 @@ class Steps(Flow):
         at = self.moment(token, step.duration or step.until, "timer")
         if at is None:
             return
-        token.status = "waiting"
-        token.wait = self.new_id("timer")
-        self.commands.append(cmd.ScheduleTimer(token.wait, token.id, step.id, at))
+        wait_id = self.park(token, "timer")
+        self.commands.append(cmd.ScheduleTimer(wait_id, token.id, step.id, at))
 
     def correlation_key(self, token: Token, step: c.ReceiveTaskStep) -> tuple[bool, str | None]:
         ok, key = self.evaluate(token, step.correlation_key, "correlation_key")
@@ -248,10 +248,9 @@ class Steps(Flow):
         ok, key = self.correlation_key(token, step)
         if not ok:
             return
-        token.status = "waiting"
-        token.wait = self.new_id("msg")
+        wait_id = self.park(token, "msg")
         token.key = key
-        self.commands.append(cmd.SubscribeMessage(token.wait, token.id, step.id, step.message, key))
+        self.commands.append(cmd.SubscribeMessage(wait_id, token.id, step.id, step.message, key))
 
     def wait_events(self, token: Token, step: c.CompiledStep) -> None:
         """An event-based choice: wait for every target; the first that happens wins."""
@@ -291,11 +290,10 @@ class Steps(Flow):
         ok, business_key = self.evaluate(token, step.business_key, "business_key")
         if not ok:
             return
-        token.status = "waiting"
-        token.wait = self.new_id("child")
+        wait_id = self.park(token, "child")
         self.commands.append(
             cmd.StartChildInstance(
-                child_id=token.wait,
+                child_id=wait_id,
                 token_id=token.id,
                 step_id=step.id,
                 process=step.process,

@@ -385,3 +385,36 @@ def test_an_automatic_loop_that_never_exits_stops_with_an_incident_and_can_be_re
     d.send(ev.VariablesUpdated({"limit": 1}))
     d.retry(incident.step_id)
     assert d.status == "completed"
+
+
+def test_retrying_an_incident_keeps_the_boundary_timer_that_was_already_running() -> None:
+    d = Driver.of(
+        {
+            "name": "retry under a deadline",
+            "steps": [
+                {
+                    "id": "charge",
+                    "type": "service_task",
+                    "config": {"service_name": "pay", "retry": {"max_attempts": 1}},
+                    "next": ["done"],
+                },
+                {
+                    "id": "deadline",
+                    "type": "timer_event",
+                    "config": {"attached_to": "charge", "duration": "1h", "action": "late"},
+                },
+                svc("late"),
+                {"id": "done", "type": "end_event"},
+            ],
+        }
+    )
+    d.start()
+    [timer] = d.all_work("timer", "deadline")
+    d.fail_job("charge", "gateway down")
+    assert [i.error for i in d.incidents.values()] == ["job_failed"]
+    d.retry("charge")
+    assert d.all_work("timer", "deadline") == [timer]  # the same timer, none added
+    assert sum(isinstance(c, cmd.ScheduleTimer) for c in d.commands) == 1
+    d.fire_timer("deadline")  # it still escalates: the retried job is withdrawn
+    assert d.active_steps == ["late"]
+    assert d.all_work("job", "charge") == []
