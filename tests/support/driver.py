@@ -19,6 +19,21 @@ from engine import events as ev
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
+def withdrawn_id(c: cmd.Command) -> str | None:
+    """The id of the work a cancel command withdraws (None: not a cancel command)."""
+    if isinstance(c, cmd.CancelJob):
+        return c.job_id
+    if isinstance(c, cmd.CancelUserTask):
+        return c.task_id
+    if isinstance(c, cmd.CancelTimer):
+        return c.timer_id
+    if isinstance(c, cmd.CancelSubscription):
+        return c.subscription_id
+    if isinstance(c, cmd.CancelChildInstance):
+        return c.child_id
+    return None
+
+
 @dataclass
 class Work:
     """One outstanding thing the engine waits for (a job, task, timer, subscription, child)."""
@@ -70,16 +85,8 @@ class Driver:
             self.open[c.subscription_id] = Work("subscription", c.subscription_id, c.step_id, c)
         elif isinstance(c, cmd.StartChildInstance):
             self.open[c.child_id] = Work("child", c.child_id, c.step_id, c)
-        elif isinstance(c, cmd.CancelJob):
-            self._close(c.job_id)
-        elif isinstance(c, cmd.CancelUserTask):
-            self._close(c.task_id)
-        elif isinstance(c, cmd.CancelTimer):
-            self._close(c.timer_id)
-        elif isinstance(c, cmd.CancelSubscription):
-            self._close(c.subscription_id)
-        elif isinstance(c, cmd.CancelChildInstance):
-            self._close(c.child_id)
+        elif (withdrawn := withdrawn_id(c)) is not None:
+            self._close(withdrawn)
         elif isinstance(c, cmd.RaiseIncident):
             self.incidents[c.incident_id] = c
         elif isinstance(c, cmd.ResolveIncident):
@@ -104,10 +111,16 @@ class Driver:
 
     # --- acting as the world ----------------------------------------------------------------
 
+    def finish(self, work: Work, actor: str | None = None, **variables: Any) -> Decision:
+        """Complete one specific job or task (a multi-instance step has several open)."""
+        del self.open[work.id]
+        if work.kind == "job":
+            return self.send(ev.ServiceTaskCompleted(work.id, variables))
+        assert work.kind == "task", work
+        return self.send(ev.UserTaskCompleted(work.id, variables, actor))
+
     def complete_job(self, step_id: str, **variables: Any) -> Decision:
-        job = self.work("job", step_id)
-        del self.open[job.id]
-        return self.send(ev.ServiceTaskCompleted(job.id, variables))
+        return self.finish(self.work("job", step_id), **variables)
 
     def fail_job(
         self, step_id: str, message: str = "boom", error_code: str | None = None
@@ -119,7 +132,7 @@ class Driver:
     def complete_task(self, step_id: str, actor: str | None = None, **variables: Any) -> Decision:
         task = self.work("task", step_id)
         decision = self.send(ev.UserTaskCompleted(task.id, variables, actor))
-        self.open.pop(task.id, None)
+        self.open.pop(task.id, None)  # only once accepted: a refused completion leaves it open
         return decision
 
     def fire_timer(self, step_id: str) -> Decision:

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 import pytest
-from support.driver import T0, Driver, Work
+from support.driver import T0, Driver, Work, withdrawn_id
 
 from engine import Decision, EventRejected, StaleEvent
 from engine import commands as cmd
@@ -198,33 +198,7 @@ def cancel_commands(source: Source) -> list[cmd.Command]:
 
 def cancelled(source: Source) -> list[str]:
     """The ids of the work withdrawn (jobs, tasks, timers, subscriptions, children), in order."""
-    out: list[str] = []
-    for c in cancel_commands(source):
-        if isinstance(c, cmd.CancelJob):
-            out.append(c.job_id)
-        elif isinstance(c, cmd.CancelUserTask):
-            out.append(c.task_id)
-        elif isinstance(c, cmd.CancelTimer):
-            out.append(c.timer_id)
-        elif isinstance(c, cmd.CancelSubscription):
-            out.append(c.subscription_id)
-        elif isinstance(c, cmd.CancelChildInstance):
-            out.append(c.child_id)
-    return out
-
-
-def finish(d: Driver, work: Work, **variables: Any) -> Decision:
-    """Complete one specific job or task.
-
-    The driver's ``complete_job`` / ``complete_task`` insist on exactly one open piece of work
-    at a step; multi-instance steps and multi-merges have several, so they are completed here
-    by id.
-    """
-    del d.open[work.id]
-    if work.kind == "job":
-        return d.send(ev.ServiceTaskCompleted(work.id, variables))
-    assert work.kind == "task", work
-    return d.send(ev.UserTaskCompleted(work.id, variables))
+    return [w for c in source.commands if (w := withdrawn_id(c)) is not None]
 
 
 def by_element(d: Driver, kind: str, step_id: str, element_variable: str) -> dict[Any, Work]:
@@ -586,10 +560,10 @@ def test_wcp08_multi_merge() -> None:
     assert d.active_steps == ["record", "record"]
     assert joins(d) == []
 
-    finish(d, records[0])
+    d.finish(records[0])
     assert d.status == "running"
     assert d.ends() == []
-    finish(d, records[1])
+    d.finish(records[1])
 
     assert entered(d).count("record") == 2
     assert entered(d).count("done") == 2
@@ -614,8 +588,8 @@ def test_wcp08_multi_merge_inside_a_parallel_block() -> None:
     shared = d.all_work("job", "shared")
     assert len(shared) == 2
 
-    assert joins(finish(d, shared[0])) == []
-    last = finish(d, shared[1])
+    assert joins(d.finish(shared[0])) == []
+    last = d.finish(shared[1])
     assert joins(last) == ["split"]
     assert issued(last, cmd.RunServiceTask) == ["after"]
     d.complete_job("after")
@@ -835,7 +809,7 @@ def test_wcp12_multiple_instances_without_synchronization() -> None:
 
     # ...and the instances finish on their own, without firing anything
     for work in d.all_work("job", "notify"):
-        decision = finish(d, work)
+        decision = d.finish(work)
         assert issued(decision, cmd.RunServiceTask) == []
     assert entered(d).count("close") == 1
     assert_ended_once(d)
@@ -863,10 +837,10 @@ def test_wcp13_multiple_instances_with_design_time_knowledge() -> None:
 
     signatures = d.all_work("task", "sign")
     for work in signatures[:2]:
-        decision = finish(d, work)
+        decision = d.finish(work)
         assert joins(decision) == []
         assert issued(decision, cmd.RunServiceTask) == []
-    last = finish(d, signatures[2])
+    last = d.finish(signatures[2])
     assert joins(last) == ["sign"]
     assert issued(last, cmd.RunServiceTask) == ["archive"]
 
@@ -895,8 +869,8 @@ def test_wcp13_multiple_instances_with_design_time_knowledge_literal_list() -> N
     assert sorted(jobs) == ["finance", "legal", "security"]
 
     for department in ("security", "legal"):
-        assert joins(finish(d, jobs[department])) == []
-    assert joins(finish(d, jobs["finance"])) == ["sign_off"]
+        assert joins(d.finish(jobs[department])) == []
+    assert joins(d.finish(jobs["finance"])) == ["sign_off"]
     d.complete_job("archive")
     assert_ended_once(d)
 
@@ -932,7 +906,7 @@ def test_wcp14_multiple_instances_with_run_time_knowledge(reviewers: list[str]) 
     jobs = by_element(d, "job", "review", "reviewer")
     assert sorted(jobs) == sorted(reviewers)
     for reviewer in reversed(reviewers):  # completion order does not matter
-        finish(d, jobs[reviewer], score=len(reviewer), by=reviewer)
+        d.finish(jobs[reviewer], score=len(reviewer), by=reviewer)
 
     assert joins(d) == ["review"]
     publish = d.work("job", "publish").command
@@ -1008,8 +982,8 @@ def test_wcp14_multiple_instances_with_run_time_knowledge_completion_condition()
     d.start(carriers=["dhl", "ups", "fedex"])
     jobs = by_element(d, "job", "quote", "carrier")
 
-    assert joins(finish(d, jobs["fedex"], price=30)) == []
-    second = finish(d, jobs["dhl"], price=10)
+    assert joins(d.finish(jobs["fedex"], price=30)) == []
+    second = d.finish(jobs["dhl"], price=10)
 
     assert joins(second) == ["quote"]
     assert cancelled(second) == [jobs["ups"].id]
@@ -1360,8 +1334,8 @@ def test_wcp35_cancelling_partial_join_for_multiple_instances() -> None:
     votes = by_element(d, "task", "vote", "voter")
     assert sorted(votes) == ["ann", "bob", "cy"]
 
-    assert joins(finish(d, votes["cy"])) == []
-    second = finish(d, votes["ann"])
+    assert joins(d.finish(votes["cy"])) == []
+    second = d.finish(votes["ann"])
     assert joins(second) == ["vote"]
     assert cancelled(second) == [votes["bob"].id]
     assert issued(second, cmd.RunServiceTask) == ["count"]
