@@ -42,6 +42,17 @@ class DefinitionCache:
             found = self._compiled[row.id] = compile_definition(row.source)
         return found
 
+    async def by_id(self, session: AsyncSession, definition_id: int) -> CompiledDefinition:
+        """The compiled version; the row (with its source) is read only on the first use in
+        this process, not on every transition."""
+        found = self._compiled.get(definition_id)
+        if found is not None:
+            return found
+        row = await session.get(Definition, definition_id)
+        if row is None:
+            raise NotFound("process definition", definition_id)
+        return self.get(row)
+
 
 def content_hash(source: dict[str, Any]) -> str:
     canonical = json.dumps(source, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -143,10 +143,9 @@ class Transitions:
     async def _apply_one(self, instance: Instance, event: ev.Event) -> Decision:
         if instance.status in ENDED:
             raise Conflict(f"instance {instance.id} is {instance.status}", code="instance_ended")
-        definition = await self.session.get(Definition, instance.definition_id)
-        assert definition is not None  # a foreign key with RESTRICT
+        compiled = await self.cache.by_id(self.session, instance.definition_id)
         state = InstanceState.from_json(instance.state)
-        decision = self._decide(self.cache.get(definition), state, event)
+        decision = self._decide(compiled, state, event)
         await self._write(instance, decision)
         return decision
 
