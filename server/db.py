@@ -60,7 +60,8 @@ class Database:
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL is set once on the file by server.migrations.upgrade: switching here, on every
+    # connection, takes a lock without waiting and failed beside a busy writer
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -64,6 +64,20 @@ def head() -> str:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     await _run(url, lambda connection: command.upgrade(alembic_config(connection), revision))
+    if url.startswith("sqlite"):
+        await _write_ahead_log(url)
+
+
+async def _write_ahead_log(url: str) -> None:
+    """SQLite's WAL mode is a property of the file: set once here, not on every connection
+    (switching takes a lock without waiting on the busy timeout, so a connection opened while
+    another one writes would fail with "database is locked")."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    finally:
+        await engine.dispose()
 
 
 async def downgrade(url: str, revision: str) -> None:
