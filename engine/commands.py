@@ -25,6 +25,7 @@ class RunServiceTask:
     max_attempts: int
     timeout_seconds: float
     run_at: datetime | None = None  # a retry waits for its backoff; None: at once
+    external: bool = False  # fetched and locked by a client through the API, not run by a worker
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,7 @@ class Retry:
 class ServiceTaskStep(CompiledStep):
     service_name: str = ""
     method: str | None = None
+    external: bool = False
     timeout: timedelta = timedelta(seconds=30)
     retry: Retry = Retry(3, timedelta(seconds=1), 2.0, timedelta(minutes=5))
     input: Mapping[str, Value] | None = None

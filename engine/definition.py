@@ -124,6 +124,11 @@ class RetryPolicy(_Model):
 class ServiceTaskConfig(_Model):
     service_name: str = Field(min_length=1, max_length=200)
     method: str | None = Field(None, min_length=1, max_length=200)
+    external: bool = Field(
+        False,
+        description="The handler lives outside the engine: any client fetches and locks the "
+        "job through the API by topic (the service_name), in any language",
+    )
     timeout: Duration = Field("30s", description="The handler is stopped and retried after this")
     retry: RetryPolicy = RetryPolicy()
     input: dict[VariableName, Any] | None = Field(

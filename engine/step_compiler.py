@@ -277,6 +277,7 @@ class StepCompiler:
             multi=self.multi(),
             service_name=step.config.service_name,
             method=step.config.method,
+            external=step.config.external,
             timeout=timeout or timedelta(seconds=30),
             retry=c.Retry(
                 max_attempts=retry.max_attempts,

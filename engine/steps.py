@@ -92,6 +92,7 @@ class Steps(Flow):
                 max_attempts=step.retry.max_attempts,
                 timeout_seconds=step.timeout.total_seconds(),
                 run_at=run_at,
+                external=step.external,
             )
         )
 

@@ -39,8 +39,10 @@ from engine import DefinitionInvalid, load_definition_text
 from schema import schema as graphql_schema
 from schema.context import make_context
 from server import migrations, rest
+from server.bus import InMemoryBus
 from server.db import Database
 from server.handlers import HandlerRegistry
+from server.outbox import OutboxRelay
 from server.runner import InProcessRunner
 from server.services.errors import InvalidInput
 from server.services.workflow import Workflow
@@ -111,18 +113,25 @@ async def open_resources(
     else:
         log.info("jobs run in-process (embedded default)")
     db = Database(url, pool_size=settings.database_pool_size)
+    bus = InMemoryBus()
+    relay = OutboxRelay(db, bus)
     runner = InProcessRunner(registry)
-    workflow = Workflow(db, runner)
+    workflow = Workflow(db, runner, publisher=relay)
     runner.bind(workflow)
     try:
         await deploy_files(workflow, deploy)
+        await bus.start()
+        await relay.start()
         await runner.start()
         app.state.db, app.state.registry = db, registry
         app.state.runner, app.state.workflow = runner, workflow
+        app.state.bus = bus
         try:
             yield
         finally:
             await runner.stop()
+            await relay.stop()
+            await bus.stop()
     finally:
         await db.close()
 

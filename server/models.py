@@ -199,12 +199,16 @@ class TaskCandidate(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    """One attempt of a service task. ``idempotency_key`` is what the handler is given."""
+    """One attempt of a service task. ``idempotency_key`` is what the handler is given.
+
+    An ``external`` job is not run by a worker of ours: a client fetches and locks it by topic
+    (its ``service_name``), holds it until ``locked_until``, and reports back through the API."""
 
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("instance_id", "key"),
         Index("ix_jobs_status_run_at", "status", "run_at"),
+        Index("ix_jobs_external_topic", "external", "service_name", "status", "run_at"),
     )
 
     id: int | None = _id()
@@ -222,6 +226,9 @@ class Job(SQLModel, table=True):
     run_at: datetime = _when()
     created_at: datetime = _when()
     finished_at: datetime | None = _when(nullable=True)
+    external: bool = False
+    worker_id: str | None = Field(default=None, max_length=200)  # who holds the lock
+    locked_until: datetime | None = _when(nullable=True)
 
 
 class Timer(SQLModel, table=True):
@@ -294,6 +301,18 @@ class HistoryRecord(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=150)
     at: datetime = _when()
     data: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+
+
+class OutboxRecord(SQLModel, table=True):
+    """What subscribers will see of one committed change, written in the change's own
+    transaction and deleted once relayed to the event bus: an event is never published for a
+    rolled-back change, nor lost after a commit (the relay finds rows a crash left behind)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = _id()
+    payload: dict[str, Any] = Field(sa_type=JSONType)
+    created_at: datetime = _when()
 
 
 def utcnow() -> datetime:

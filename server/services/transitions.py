@@ -1,9 +1,10 @@
 """One transition: lock the instance, ask the engine, write everything it decided.
 
 All of it happens in the caller's transaction: the instance's new state, the task, job,
-timer, subscription and incident rows, and the history. Jobs and timers are collected in
-``after_commit`` and handed to the runner only once the transaction has committed: a
-rolled-back change must never start work. Child instances (call activities) start, and
+timer, subscription and incident rows, and the history; what subscribers will see of it is
+collected in ``changes`` (the outbox). Jobs and timers are collected in ``after`` and handed
+to the runner only once the transaction has committed: a rolled-back change must never start
+work. Child instances (call activities) start, and
 report back to their parent, inside the same transaction.
 """
 
@@ -36,11 +37,13 @@ from server.models import (
     Instance,
     Job,
     MessageSubscription,
+    OutboxRecord,
     TaskCandidate,
     Timer,
     UserTask,
 )
 from server.services import definitions
+from server.services.changes import Changes
 from server.services.errors import Conflict, InvalidInput, NotFound
 
 RUNNING = "running"
@@ -54,6 +57,7 @@ class AfterCommit:
 
     jobs: list[Job] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
 
 
 class Transitions:
@@ -66,12 +70,15 @@ class Transitions:
         *,
         now: datetime,
         actor: str | None,
+        changes: Changes | None = None,
+        after: AfterCommit | None = None,
     ) -> None:
         self.session = session
         self.cache = cache
         self.now = now
         self.actor = actor
-        self.after = AfterCommit()
+        self.changes = Changes() if changes is None else changes
+        self.after = AfterCommit() if after is None else after
         self._followups: deque[tuple[Instance, ev.Event]] = deque()
 
     # --- entry points -------------------------------------------------------------------
@@ -167,19 +174,20 @@ class Transitions:
         if state.status != RUNNING:
             instance.status = state.status
             instance.ended_at = self.now
+        self.changes.instance(instance)
         for h in decision.history:
-            self.session.add(
-                HistoryRecord(
-                    instance_id=instance.id,
-                    seq=h.seq,
-                    type=h.type,
-                    step_id=h.step_id,
-                    token_id=h.token_id,
-                    actor=h.actor,
-                    at=h.at,
-                    data=h.data,
-                )
+            record = HistoryRecord(
+                instance_id=instance.id,
+                seq=h.seq,
+                type=h.type,
+                step_id=h.step_id,
+                token_id=h.token_id,
+                actor=h.actor,
+                at=h.at,
+                data=h.data,
             )
+            self.session.add(record)
+            self.changes.history(instance.id, record)
         for command in decision.commands:
             await self._carry_out(instance, command)
 
@@ -201,6 +209,7 @@ class Transitions:
                     timeout_seconds=c.timeout_seconds,
                     run_at=c.run_at or self.now,
                     created_at=self.now,
+                    external=c.external,
                 )
                 self.session.add(job)
                 self.after.jobs.append(job)
@@ -209,7 +218,7 @@ class Transitions:
             case cmd.CreateUserTask():
                 await self._create_task(iid, c)
             case cmd.CancelUserTask():
-                await self._close(UserTask, iid, c.task_id, "cancelled", ("open",))
+                await self._cancel_task(iid, c.task_id)
             case cmd.ScheduleTimer():
                 timer = Timer(
                     instance_id=iid,
@@ -243,23 +252,19 @@ class Transitions:
                 if child is not None and child.status not in ENDED:
                     self._followups.append((child, ev.CancelRequested("parent withdrew it")))
             case cmd.RaiseIncident():
-                self.session.add(
-                    Incident(
-                        instance_id=iid,
-                        key=c.incident_id,
-                        token_id=c.token_id,
-                        step_id=c.step_id,
-                        error=c.error,
-                        message=c.message,
-                        created_at=self.now,
-                    )
+                incident = Incident(
+                    instance_id=iid,
+                    key=c.incident_id,
+                    token_id=c.token_id,
+                    step_id=c.step_id,
+                    error=c.error,
+                    message=c.message,
+                    created_at=self.now,
                 )
+                self.session.add(incident)
+                self.changes.incident(incident)
             case cmd.ResolveIncident():
-                await self.session.exec(
-                    update(Incident)
-                    .where(col(Incident.instance_id) == iid, col(Incident.key) == c.incident_id)
-                    .values(status="resolved", resolution=c.resolution, resolved_at=self.now)
-                )
+                await self._resolve_incident(iid, c.incident_id, c.resolution)
             case cmd.InstanceCompleted():
                 await self._report_to_parent(
                     instance, lambda key: ev.ChildInstanceCompleted(key, c.variables)
@@ -277,7 +282,7 @@ class Transitions:
 
     async def _close(
         self,
-        table: type[Job] | type[UserTask] | type[Timer],
+        table: type[Job] | type[Timer],
         iid: int,
         key: str,
         status: str,
@@ -292,6 +297,32 @@ class Transitions:
             )
             .values(status=status)
         )
+
+    async def _cancel_task(self, iid: int, key: str) -> None:
+        task = (
+            await self.session.exec(
+                select(UserTask).where(
+                    col(UserTask.instance_id) == iid,
+                    col(UserTask.key) == key,
+                    col(UserTask.status) == "open",
+                )
+            )
+        ).first()
+        if task is not None:
+            task.status = "cancelled"
+            self.changes.task(task)
+
+    async def _resolve_incident(self, iid: int, key: str, resolution: str) -> None:
+        incident = (
+            await self.session.exec(
+                select(Incident).where(col(Incident.instance_id) == iid, col(Incident.key) == key)
+            )
+        ).first()
+        if incident is not None:
+            incident.status = "resolved"
+            incident.resolution = resolution
+            incident.resolved_at = self.now
+            self.changes.incident(incident)
 
     async def _delete_subscription(self, iid: int, key: str) -> None:
         found = (
@@ -323,6 +354,7 @@ class Transitions:
         self.session.add(task)
         await self.session.flush()
         assert task.id is not None
+        self.changes.task(task)
         for user in dict.fromkeys(c.candidate_users):
             self.session.add(TaskCandidate(task_id=task.id, kind="user", value=user))
         for group in dict.fromkeys(c.candidate_groups):

@@ -2,14 +2,17 @@
 
 Each method is one transaction (``Database.transaction``) and, after it commits, hands new
 jobs and timers to the job queue (the in-process runner in the embedded default, arq in
-production): work is never started for a change that rolled back, and a crash between the
-commit and the hand-over loses nothing, because the runner's sweep finds pending jobs and
-timers in the database.
+production) and the outbox rows it wrote to the relay (which publishes them on the event
+bus): work is never started nor an event published for a change that rolled back, and a crash
+between the commit and the hand-over loses nothing, because the sweepers find pending jobs,
+timers and outbox rows in the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,8 +22,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine import events as ev
 from server.db import Database
-from server.models import Incident, Instance, Job, MessageSubscription, Timer, UserTask, utcnow
+from server.models import (
+    Incident,
+    Instance,
+    Job,
+    MessageSubscription,
+    OutboxRecord,
+    Timer,
+    UserTask,
+    utcnow,
+)
 from server.services import definitions
+from server.services.changes import Changes
 from server.services.errors import Conflict, NotFound
 from server.services.transitions import (
     ENDED,
@@ -40,25 +53,74 @@ class JobQueue(Protocol):
     async def schedule(self, timers: Sequence[Timer]) -> None: ...
 
 
+class Publisher(Protocol):
+    """Where committed outbox rows go: the relay that publishes them on the event bus."""
+
+    def committed(self, records: Sequence[OutboxRecord]) -> None: ...
+
+
+class _Unpublished:
+    """No relay (tests of the services alone): rows stay in the outbox."""
+
+    def committed(self, records: Sequence[OutboxRecord]) -> None:
+        pass
+
+
+@dataclass
+class Unit:
+    """One transaction of the service: its session, what it changed (the outbox), and the
+    work to hand over once it has committed."""
+
+    session: AsyncSession
+    changes: Changes = field(default_factory=Changes)
+    after: AfterCommit = field(default_factory=AfterCommit)
+
+
 class Workflow:
     def __init__(
         self,
         db: Database,
         queue: JobQueue,
         *,
+        publisher: Publisher | None = None,
         cache: definitions.DefinitionCache | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.queue = queue
+        self.publisher = publisher or _Unpublished()
         self.cache = cache or definitions.DefinitionCache()
         self.clock = clock
 
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """A transaction that writes its outbox rows last and, once committed, hands over its
+        jobs, timers and events. Nothing is handed over if the block raises."""
+        async with self.db.transaction() as session:
+            unit = Unit(session)
+            yield unit
+            unit.after.outbox = await unit.changes.write(session, self.clock())
+        await self._hand_over(unit.after)
+
     async def _hand_over(self, after: AfterCommit) -> None:
+        if after.outbox:
+            self.publisher.committed(after.outbox)
         if after.jobs:
             await self.queue.submit(after.jobs)
         if after.timers:
             await self.queue.schedule(after.timers)
+
+    def _transitions(
+        self, unit: Unit, *, actor: str | None, now: datetime | None = None
+    ) -> Transitions:
+        return Transitions(
+            unit.session,
+            self.cache,
+            now=now or self.clock(),
+            actor=actor,
+            changes=unit.changes,
+            after=unit.after,
+        )
 
     # --- definitions --------------------------------------------------------------------
 
@@ -79,44 +141,41 @@ class Workflow:
         actor: str | None = None,
     ) -> Instance:
         """Start an instance of a definition by id, or by key (latest, or ``version``)."""
-        async with self.db.transaction() as session:
+        async with self.unit() as unit:
             row = await definitions.find(
-                session, definition_id=definition_id, key=key, version=version
+                unit.session, definition_id=definition_id, key=key, version=version
             )
-            run = Transitions(session, self.cache, now=self.clock(), actor=actor)
+            run = self._transitions(unit, actor=actor)
             instance = await run.start(row, variables or {}, business_key=business_key)
-        await self._hand_over(run.after)
         return instance
 
     async def _apply(
         self,
-        session: AsyncSession,
+        unit: Unit,
         instance: Instance,
         event: ev.Event,
         *,
         actor: str | None,
         now: datetime | None = None,
         stale_ok: bool = False,
-    ) -> AfterCommit:
-        """One transition of a locked instance; returns the work to hand over after commit.
+    ) -> None:
+        """One transition of a locked instance, within ``unit``.
 
         ``stale_ok``: the event answers work that may no longer be current (a job result, a
-        timer: delivery is at least once); if the step moved on, it is ignored."""
+        timer: delivery is at least once); if the step moved on, it is ignored. A stale event
+        decides nothing, so there is nothing to undo."""
         self._refuse_suspended(instance)
-        run = Transitions(session, self.cache, now=now or self.clock(), actor=actor)
+        run = self._transitions(unit, actor=actor, now=now)
         try:
             await run.apply(instance, event)
         except Conflict as error:
-            if stale_ok and error.code == "stale":
-                return AfterCommit()
-            raise
-        return run.after
+            if not (stale_ok and error.code == "stale"):
+                raise
 
     async def _transition(self, instance_id: int, event: ev.Event, actor: str | None) -> Instance:
-        async with self.db.transaction() as session:
-            instance = await lock_instance(session, instance_id)
-            after = await self._apply(session, instance, event, actor=actor)
-        await self._hand_over(after)
+        async with self.unit() as unit:
+            instance = await lock_instance(unit.session, instance_id)
+            await self._apply(unit, instance, event, actor=actor)
         return instance
 
     @staticmethod
@@ -136,36 +195,36 @@ class Workflow:
 
     async def suspend(self, instance_id: int, *, actor: str | None = None) -> Instance:
         """Hold an instance: its jobs and timers wait, tasks cannot be completed."""
-        async with self.db.transaction() as session:
-            instance = await lock_instance(session, instance_id)
+        async with self.unit() as unit:
+            instance = await lock_instance(unit.session, instance_id)
             if instance.status != RUNNING:
                 raise Conflict(f"instance {instance_id} is {instance.status}", code="not_running")
             instance.status = SUSPENDED
             instance.updated_at = self.clock()
+            unit.changes.instance(instance)
         return instance
 
     async def resume(self, instance_id: int, *, actor: str | None = None) -> Instance:
-        async with self.db.transaction() as session:
+        async with self.unit() as unit:
+            session = unit.session
             instance = await lock_instance(session, instance_id)
             if instance.status != SUSPENDED:
                 raise Conflict(f"instance {instance_id} is not suspended", code="not_suspended")
             instance.status = RUNNING
             instance.updated_at = self.clock()
-            jobs = list(
-                await session.exec(
-                    select(Job).where(
-                        col(Job.instance_id) == instance_id, col(Job.status) == "pending"
-                    )
+            unit.changes.instance(instance)
+            unit.after.jobs += await session.exec(
+                select(Job).where(
+                    col(Job.instance_id) == instance_id,
+                    col(Job.status) == "pending",
+                    col(Job.external).is_(False),
                 )
             )
-            timers = list(
-                await session.exec(
-                    select(Timer).where(
-                        col(Timer.instance_id) == instance_id, col(Timer.status) == "pending"
-                    )
+            unit.after.timers += await session.exec(
+                select(Timer).where(
+                    col(Timer.instance_id) == instance_id, col(Timer.status) == "pending"
                 )
             )
-        await self._hand_over(AfterCommit(jobs=jobs, timers=timers))
         return instance
 
     async def send_message(
@@ -177,7 +236,8 @@ class Workflow:
         actor: str | None = None,
     ) -> Instance:
         """Deliver a message to the one instance waiting for it (by name and key)."""
-        async with self.db.transaction() as session:
+        async with self.unit() as unit:
+            session = unit.session
             query = select(MessageSubscription).where(col(MessageSubscription.message) == name)
             if correlation_key is not None:
                 query = query.where(col(MessageSubscription.correlation_key) == correlation_key)
@@ -187,19 +247,17 @@ class Workflow:
                 raise NotFound("instance waiting for message", f"{name}{key}")
             instance = await lock_instance(session, waiting.instance_id)
             event = ev.MessageReceived(name, variables or {}, correlation_key, actor)
-            after = await self._apply(session, instance, event, actor=actor)
-        await self._hand_over(after)
+            await self._apply(unit, instance, event, actor=actor)
         return instance
 
     async def retry_incident(self, incident_id: int, *, actor: str | None = None) -> Instance:
-        async with self.db.transaction() as session:
-            incident = await session.get(Incident, incident_id)
+        async with self.unit() as unit:
+            incident = await unit.session.get(Incident, incident_id)
             if incident is None:
                 raise NotFound("incident", incident_id)
-            instance = await lock_instance(session, incident.instance_id)
+            instance = await lock_instance(unit.session, incident.instance_id)
             event = ev.IncidentRetried(incident.key, actor)
-            after = await self._apply(session, instance, event, actor=actor)
-        await self._hand_over(after)
+            await self._apply(unit, instance, event, actor=actor)
         return instance
 
     # --- tasks --------------------------------------------------------------------------
@@ -209,7 +267,8 @@ class Workflow:
     ) -> UserTask:
         """Complete a user task; of two concurrent completions exactly one wins, the other
         gets a ``Conflict`` (code ``task_not_open``)."""
-        async with self.db.transaction() as session:
+        async with self.unit() as unit:
+            session = unit.session
             task = await self._task(session, task_id)
             instance = await lock_instance(session, task.instance_id)
             await session.refresh(task)  # read again under the lock: it may be done now
@@ -217,34 +276,33 @@ class Workflow:
                 raise Conflict(f"task {task_id} is {task.status}", code="task_not_open")
             now = self.clock()
             event = ev.UserTaskCompleted(task.key, variables or {}, actor)
-            after = await self._apply(session, instance, event, actor=actor, now=now)
+            await self._apply(unit, instance, event, actor=actor, now=now)
             task.status = "completed"
             task.completed_at = now
             task.completed_by = actor
             task.outcome = variables or {}
-        await self._hand_over(after)
+            unit.changes.task(task)
         return task
 
     async def claim(self, task_id: int, user: str) -> UserTask:
-        async with self.db.transaction() as session:
-            task = await self._open_task(session, task_id)
+        async with self.unit() as unit:
+            task = await self._open_task(unit.session, task_id)
             if task.assignee not in (None, user):
                 raise Conflict(
                     f"task {task_id} is already claimed by {task.assignee}", code="task_claimed"
                 )
             task.assignee = user
+            unit.changes.task(task)
         return task
 
     async def unclaim(self, task_id: int) -> UserTask:
-        async with self.db.transaction() as session:
-            task = await self._open_task(session, task_id)
-            task.assignee = None
-        return task
+        return await self.assign(task_id, None)
 
     async def assign(self, task_id: int, user: str | None) -> UserTask:
-        async with self.db.transaction() as session:
-            task = await self._open_task(session, task_id)
+        async with self.unit() as unit:
+            task = await self._open_task(unit.session, task_id)
             task.assignee = user
+            unit.changes.task(task)
         return task
 
     async def _task(self, session: AsyncSession, task_id: int) -> UserTask:
@@ -278,7 +336,8 @@ class Workflow:
 
         Delivery is at least once: a job already finished, cancelled, or belonging to an
         instance that moved on is recognised and ignored."""
-        async with self.db.transaction() as session:
+        async with self.unit() as unit:
+            session = unit.session
             job = await session.get(Job, job_id)
             if job is None:
                 return
@@ -297,14 +356,12 @@ class Workflow:
             else:
                 message, code, retryable = failure
                 event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
-            after = await self._apply(
-                session, instance, event, actor="worker", now=now, stale_ok=True
-            )
-        await self._hand_over(after)
+            await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
 
     async def fire_timer(self, timer_id: int) -> None:
         """A timer is due. Fires once: a timer already fired or cancelled is ignored."""
-        async with self.db.transaction() as session:
+        async with self.unit() as unit:
+            session = unit.session
             timer = await session.get(Timer, timer_id)
             if timer is None:
                 return
@@ -315,10 +372,7 @@ class Workflow:
             if instance.status == SUSPENDED:
                 return
             timer.status = "fired"
-            after = await self._apply(
-                session, instance, ev.TimerFired(timer.key), actor=None, stale_ok=True
-            )
-        await self._hand_over(after)
+            await self._apply(unit, instance, ev.TimerFired(timer.key), actor=None, stale_ok=True)
 
     async def due_work(self) -> tuple[list[Job], list[Timer]]:
         """Pending jobs and timers of running instances: what a restarted runner (or the
@@ -328,7 +382,11 @@ class Workflow:
                 await session.exec(
                     select(Job)
                     .join(Instance, col(Instance.id) == col(Job.instance_id))
-                    .where(col(Job.status) == "pending", col(Instance.status) == RUNNING)
+                    .where(
+                        col(Job.status) == "pending",
+                        col(Job.external).is_(False),
+                        col(Instance.status) == RUNNING,
+                    )
                     .order_by(col(Job.run_at))
                 )
             )
