@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Modules of service-task handlers, comma-separated"
     )
     database_pool_size: int = Field(10, ge=1, le=200)
+    redis_prefix: str = Field(
+        "wf",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of every Redis key and channel (arq queue, job ids, events): "
+        "several deployments, or test runs, can share one Redis",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -212,7 +212,8 @@ class Transitions:
                     external=c.external,
                 )
                 self.session.add(job)
-                self.after.jobs.append(job)
+                if not c.external:  # an external job waits for a client to fetch it
+                    self.after.jobs.append(job)
             case cmd.CancelJob():
                 await self._close(Job, iid, c.job_id, "cancelled", ("pending",))
             case cmd.CreateUserTask():
