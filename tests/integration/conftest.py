@@ -11,6 +11,9 @@
   emptied after each test, so that no test sees another's rows.
 - ``empty_database_url``: a brand-new database of the same backend for one test, for tests that
   migrate from nothing.
+- ``redis_url`` / ``redis_prefix``: the Redis server of ``TEST_REDIS_URL`` (default
+  ``redis://127.0.0.1:6379/0``; unreachable: a loud skip, or under CI=true a failure) and a key
+  prefix ``wft_<hex>`` of its own for each test, whose keys are deleted after it.
 
 Async fixtures and tests run on anyio (asyncio); tests are marked ``@pytest.mark.anyio``.
 """
@@ -26,6 +29,8 @@ from typing import NoReturn
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import SQLModel
@@ -37,6 +42,7 @@ from server.settings import async_url
 
 BACKENDS = {"sqlite": "sqlite_url", "postgresql": "postgres_url"}  # test id: fixture
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -163,3 +169,44 @@ async def empty_tables(db: Database) -> None:
             quote = connection.dialect.identifier_preparer.format_table
             names = ", ".join(quote(table) for table in tables)
             await connection.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as error:
+        cause = f"{type(error).__name__}: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"Redis not reachable at {url} ({cause}). CI=true: the integration tests on "
+                "Redis must run, never be skipped. Start Redis (.ci/run does) or set "
+                "TEST_REDIS_URL.",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"Redis not reachable at {url} ({cause}): integration tests on Redis SKIPPED — "
+            "start it to run them (or set TEST_REDIS_URL)"
+        )
+    finally:
+        await client.aclose()
+    return url
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys (arq's included) are deleted afterwards."""
+    prefix = f"wft_{secrets.token_hex(6)}"
+    yield prefix
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"*{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
