@@ -331,11 +331,15 @@ class Workflow:
         *,
         variables: dict[str, Any] | None = None,
         failure: tuple[str, str | None, bool] | None = None,
+        guard: Callable[[Job, Instance, datetime], None] | None = None,
     ) -> None:
         """A job ran: its result, or ``failure`` as (message, error_code, retryable).
 
         Delivery is at least once: a job already finished, cancelled, or belonging to an
-        instance that moved on is recognised and ignored."""
+        instance that moved on is recognised and ignored. ``guard`` (an external task's lock
+        check) runs under the instance lock, before anything is applied, and may raise a
+        service error to refuse the result: a client then learns why, where a worker of ours
+        has nobody to tell."""
         async with self.unit() as unit:
             session = unit.session
             job = await session.get(Job, job_id)
@@ -343,6 +347,8 @@ class Workflow:
                 return
             instance = await lock_instance(session, job.instance_id)
             await session.refresh(job)
+            if guard is not None:
+                guard(job, instance, self.clock())
             if job.status != "pending" or instance.status in ENDED:
                 return
             if instance.status == SUSPENDED:
