@@ -121,9 +121,10 @@ class Transitions:
             parent_id=None if parent is None else parent.id,
             parent_child_key=parent_child_key,
         )
+        self._set_state(instance, decision.state)  # inserted whole: no UPDATE after the INSERT
         self.session.add(instance)
         await self.session.flush()  # the id: rows below refer to it
-        await self._write(instance, decision)
+        await self._write(instance, decision, state_set=True)
         await self._run_followups()
         return instance
 
@@ -163,9 +164,7 @@ class Transitions:
 
     # --- writing a decision -------------------------------------------------------------
 
-    async def _write(self, instance: Instance, decision: Decision) -> None:
-        state = decision.state
-        assert instance.id is not None
+    def _set_state(self, instance: Instance, state: InstanceState) -> None:
         instance.state = state.to_json()
         instance.variables = dict(state.variables)
         instance.seq = state.seq
@@ -174,6 +173,13 @@ class Transitions:
         if state.status != RUNNING:
             instance.status = state.status
             instance.ended_at = self.now
+
+    async def _write(
+        self, instance: Instance, decision: Decision, *, state_set: bool = False
+    ) -> None:
+        assert instance.id is not None
+        if not state_set:
+            self._set_state(instance, decision.state)
         self.changes.instance(instance)
         for h in decision.history:
             record = HistoryRecord(

@@ -1,0 +1,332 @@
+"""Benchmark of the production shape: PostgreSQL + Redis, one API process, one arq worker.
+
+    make bench                 # needs PostgreSQL and Redis (TEST_POSTGRES_URL, TEST_REDIS_URL)
+    python tests/performance/bench_distributed.py --orders 3000 --timers 10000 \
+        --subscribers 1000,10000
+
+Every transition is durable (committed to PostgreSQL before the next one starts). It measures:
+- throughput: completed order processes per second (the seed's order process with the demo
+  handlers: 5 service tasks, a gateway, a parallel split and join), started through GraphQL by
+  concurrent clients, from the first start until the last completes;
+- step latency: for every service task, from the transition that created its job to the one that
+  completed it (queue + handler + transition), p50/p99, from the history;
+- timer lateness: N instances each waiting on a timer, all pending at once, then fired: when the
+  instance recorded ``timer_fired`` minus the timer's due time, p50/p99;
+- fan-out (``--subscribers``): K websocket clients (graphql-transport-ws, in several client
+  processes) subscribed to one instance's events; the time from a mutation until each client
+  has the event, p50/p99 over several events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.processes import BIN, Cluster, cluster  # noqa: E402
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TARGETS = {
+    "orders_per_second": 150.0,
+    "step_p99_ms": 50.0,
+    "timer_lateness_p99_ms": 500.0,
+    "fanout_p99_ms": 250.0,
+}
+
+START = """mutation Start($key: String!, $variables: JSON) {
+  startInstance(key: $key, variables: $variables) {
+    __typename ... on ProcessInstance { id } ... on ValidationFailed { message }
+  }
+}"""
+DEPLOY = """mutation Deploy($definition: JSON!) {
+  deployDefinition(definition: $definition) { __typename }
+}"""
+TIMER_DEFINITION = {
+    "name": "Bench timer",
+    "key": "bench-timer",
+    "version": "1",
+    "steps": [
+        {"id": "start", "type": "start_event", "next": ["wait"]},
+        {"id": "wait", "type": "timer_event", "config": {"until": "${due}"}, "next": ["done"]},
+        {"id": "done", "type": "end_event"},
+    ],
+    "variables": {"due": {"type": "string", "required": True}},
+}
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    if not ordered:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "count": 0}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+        "count": len(ordered),
+    }
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+
+async def create_database() -> tuple[str, str]:
+    name = f"wf_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+async def drop_database(name: str) -> None:
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def graphql(
+    client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    response = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {body['errors']}")
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def start_many(
+    url: str, key: str, variables: list[dict[str, Any]], concurrency: int
+) -> tuple[float, float]:
+    """Start one instance per variables dict; returns (first start sent, last start done)."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for v in variables:
+        queue.put_nowait(v)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            v = queue.get_nowait()
+            data = await graphql(client, url, START, {"key": key, "variables": v})
+            kind = data["startInstance"]["__typename"]
+            if kind != "ProcessInstance":
+                raise RuntimeError(f"start refused: {data}")
+
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        first = time.time()
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+    return first, time.time()
+
+
+async def wait_completed(db: asyncpg.Connection, key: str, total: int, timeout: float) -> float:
+    """Poll until ``total`` instances of ``key`` have ended; returns when that was seen."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ended = await db.fetchval(
+            "SELECT count(*) FROM instances WHERE definition_key = $1 AND status <> 'running'",
+            key,
+        )
+        if ended >= total:
+            return time.time()
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"only {ended} of {total} {key} instances ended in {timeout}s")
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+async def bench_orders(
+    api: str, db: asyncpg.Connection, orders: int, concurrency: int
+) -> dict[str, Any]:
+    variables = [
+        {"order_id": f"B-{i}", "customer_id": f"C-{i % 97}", "total_amount": 250 + i % 500}
+        for i in range(orders)
+    ]
+    first, last_start = await start_many(api, "order-processing", variables, concurrency)
+    done = await wait_completed(db, "order-processing", orders, timeout=600)
+    completed = await db.fetchval(
+        "SELECT count(*) FROM instances WHERE definition_key = 'order-processing' "
+        "AND status = 'completed'"
+    )
+    jobs = await db.fetchval("SELECT count(*) FROM jobs WHERE status = 'done'")
+    elapsed = done - first
+    steps = await db.fetch(
+        """
+        SELECT extract(epoch FROM done.at - entered.at) AS seconds
+        FROM history entered
+        JOIN instances i ON i.id = entered.instance_id AND i.definition_key = 'order-processing'
+        JOIN history done ON done.instance_id = entered.instance_id
+            AND done.token_id = entered.token_id AND done.step_id = entered.step_id
+            AND done.type = 'job_completed'
+        WHERE entered.type = 'step_entered' AND entered.step_id IN
+            ('validate_order', 'inventory_check', 'credit_check', 'fraud_check', 'ship_order')
+        """
+    )
+    return {
+        "orders": orders,
+        "completed": completed,
+        "service_tasks_done": jobs,
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(completed / elapsed, 1),
+        "service_tasks_per_second": round(jobs / elapsed, 1),
+        "starts_per_second": round(orders / (last_start - first), 1),
+        "step_latency": percentiles([float(r["seconds"]) for r in steps]),
+    }
+
+
+async def bench_timers(
+    api: str, db: asyncpg.Connection, timers: int, delay: float, spread: float
+) -> dict[str, Any]:
+    """Timers due from ``delay`` seconds after the first start, evenly over ``spread`` seconds
+    (a steady firing rate): ``delay`` is long enough for all of them to be pending at once."""
+    first_due = datetime.now(UTC) + timedelta(seconds=delay)
+    variables = [
+        {"due": (first_due + timedelta(seconds=spread * i / timers)).isoformat()}
+        for i in range(timers)
+    ]
+    first, last = await start_many(api, "bench-timer", variables, 32)
+    pending = await db.fetchval("SELECT count(*) FROM timers WHERE status = 'pending'")
+    await wait_completed(db, "bench-timer", timers, timeout=delay + spread + 600)
+    rows = await db.fetch(
+        """
+        SELECT extract(epoch FROM h.at - t.due_at) AS late
+        FROM timers t JOIN history h ON h.instance_id = t.instance_id
+            AND h.type = 'timer_fired' AND h.data->>'timer' = t.key
+        """
+    )
+    late = [max(0.0, float(r["late"])) for r in rows]
+    return {
+        "timers": timers,
+        "pending_at_once": pending,
+        "start_seconds": round(last - first, 1),
+        "due_over_seconds": spread,
+        "lateness": percentiles(late),
+    }
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([str(BIN / "workflow-engine"), "migrate"], env={**os.environ, **env}, check=True)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    name, url = await create_database()
+    prefix = f"bench_{secrets.token_hex(4)}"
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": prefix,
+        "HANDLER_MODULES": "server.demo_services",
+        "LOG_LEVEL": "warning",
+    }
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    try:
+        migrate(env)
+        with tempfile.TemporaryDirectory() as logs, cluster(env, Path(logs)) as running:
+            api = running.api().url
+            running.worker()
+            db = await asyncpg.connect(url)
+            try:
+                async with httpx.AsyncClient(timeout=30) as client:
+                    order = json.loads((ROOT / "examples/order-processing.json").read_text())
+                    await graphql(client, api, DEPLOY, {"definition": order})
+                    await graphql(client, api, DEPLOY, {"definition": TIMER_DEFINITION})
+                if args.orders:
+                    results["orders"] = await bench_orders(api, db, args.orders, args.concurrency)
+                    print(json.dumps(results["orders"]), flush=True)
+                if args.timers:
+                    results["timers"] = await bench_timers(
+                        api, db, args.timers, args.timer_delay, args.timer_spread
+                    )
+                    print(json.dumps(results["timers"]), flush=True)
+                if args.subscribers:
+                    results["fanout"] = await bench_fanout(running, api, args.subscribers)
+            finally:
+                await db.close()
+    finally:
+        await drop_database(name)
+    return results
+
+
+async def bench_fanout(running: Cluster, api: str, counts: list[int]) -> dict[str, Any]:
+    from performance.fanout import measure_fanout
+
+    return {str(k): await measure_fanout(api, k) for k in counts}
+
+
+def verdict(results: dict[str, Any]) -> list[str]:
+    lines = []
+    if "orders" in results:
+        o = results["orders"]
+        lines.append(
+            f"orders/s {o['orders_per_second']} (aim >= {TARGETS['orders_per_second']:.0f}), "
+            f"service tasks/s {o['service_tasks_per_second']}, step latency p50 "
+            f"{o['step_latency']['p50_ms']} ms / p99 {o['step_latency']['p99_ms']} ms "
+            f"(aim p99 < {TARGETS['step_p99_ms']:.0f})"
+        )
+    if "timers" in results:
+        t = results["timers"]["lateness"]
+        lines.append(
+            f"timer lateness ({results['timers']['timers']} timers, "
+            f"{results['timers']['pending_at_once']} pending at once): p50 {t['p50_ms']} ms / "
+            f"p99 {t['p99_ms']} ms (aim p99 < {TARGETS['timer_lateness_p99_ms']:.0f})"
+        )
+    for count, f in results.get("fanout", {}).items():
+        lines.append(
+            f"fan-out to {count} websocket subscribers: p50 {f['p50_ms']} ms / p99 "
+            f"{f['p99_ms']} ms (aim p99 < {TARGETS['fanout_p99_ms']:.0f})"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32, help="clients starting orders")
+    parser.add_argument("--timers", type=int, default=10_000)
+    parser.add_argument(
+        "--timer-delay",
+        type=float,
+        default=90,
+        help="seconds from the first start to the first due",
+    )
+    parser.add_argument(
+        "--timer-spread", type=float, default=50, help="seconds over which the timers fall due"
+    )
+    parser.add_argument(
+        "--subscribers",
+        type=lambda text: [int(part) for part in text.split(",") if part],
+        default=[1000, 10_000],
+    )
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    print(json.dumps(results, indent=2))
+    print("\n".join(verdict(results)))
+
+
+if __name__ == "__main__":
+    main()
