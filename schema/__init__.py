@@ -13,7 +13,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
-from schema import definitions, instances, tasks
+from schema import definitions, external_tasks, instances, tasks
 from schema.errors import mask_errors
 
 MAX_DEPTH = 10  # instances > edges > node > tasks > instance > definition > versions is 7
@@ -27,8 +27,13 @@ LIMITS: list[type[ASTValidationRule]] = [alias_rule(MAX_ALIASES), depth_rule(MAX
 
 
 def build_schema() -> strawberry.Schema:
-    query = merge_types("Query", (definitions.Query, instances.Query, tasks.Query))
-    mutation = merge_types("Mutation", (definitions.Mutation, instances.Mutation, tasks.Mutation))
+    query = merge_types(
+        "Query", (definitions.Query, instances.Query, tasks.Query, external_tasks.Query)
+    )
+    mutation = merge_types(
+        "Mutation",
+        (definitions.Mutation, instances.Mutation, tasks.Mutation, external_tasks.Mutation),
+    )
     return strawberry.Schema(
         query=query,
         mutation=mutation,

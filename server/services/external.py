@@ -44,8 +44,9 @@ class TopicRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class LockedJob:
-    """A job as a worker receives it: everything it needs to do the work and report back."""
+class ExternalJob:
+    """An external job as a client sees it: everything a worker needs to do the work and
+    report back (``job.variables`` are the step's input)."""
 
     job: Job
     business_key: str | None
@@ -66,7 +67,7 @@ class ExternalTasks:
 
     async def fetch_and_lock(
         self, worker_id: str, topics: Sequence[TopicRequest], max_jobs: int = 10
-    ) -> list[LockedJob]:
+    ) -> list[ExternalJob]:
         """Lock up to ``max_jobs`` due jobs of ``topics`` (oldest due first) to ``worker_id``.
 
         One ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``: on
@@ -113,10 +114,11 @@ class ExternalTasks:
                 )
             }
         jobs.sort(key=lambda j: (j.run_at, j.id or 0))
-        return [LockedJob(j, *keys[j.instance_id]) for j in jobs]
+        return [ExternalJob(j, *keys[j.instance_id]) for j in jobs]
 
-    async def extend_lock(self, job_id: int, worker_id: str, duration: timedelta) -> Job:
+    async def extend_lock(self, job_id: int, worker_id: str, duration: timedelta) -> ExternalJob:
         """Hold a job longer: locked until ``duration`` from now (not added to the old end)."""
+        _check_worker(worker_id)
         _check_duration("lockDuration", duration)
         async with self.workflow.db.transaction() as session:
             job = (
@@ -127,22 +129,24 @@ class ExternalTasks:
             now = self.workflow.clock()
             _check_lock(job, worker_id, now)
             job.locked_until = now + duration
-        return job
+        return await self._found(job_id)
 
     async def complete(
         self, job_id: int, worker_id: str, variables: dict[str, Any] | None = None
-    ) -> Job:
+    ) -> ExternalJob:
         """The work is done: its variables go to the step (mapped by its ``output``)."""
         return await self._report(job_id, worker_id, variables=variables or {})
 
     async def fail(
         self, job_id: int, worker_id: str, message: str, *, retryable: bool = True
-    ) -> Job:
+    ) -> ExternalJob:
         """The work failed: the step's retry policy schedules the next attempt (after its
         backoff) or, after the last one or when not ``retryable``, raises an incident."""
         return await self._report(job_id, worker_id, failure=(message, None, retryable))
 
-    async def bpmn_error(self, job_id: int, worker_id: str, error_code: str, message: str) -> Job:
+    async def bpmn_error(
+        self, job_id: int, worker_id: str, error_code: str, message: str
+    ) -> ExternalJob:
         """A business outcome (``CREDIT_DENIED``): caught by the step's error boundary event
         with that code (or a catch-all), else an incident; never retried."""
         if not error_code or len(error_code) > MAX_NAME:
@@ -151,7 +155,7 @@ class ExternalTasks:
             )
         return await self._report(job_id, worker_id, failure=(message, error_code, False))
 
-    async def get(self, job_id: int) -> LockedJob | None:
+    async def get(self, job_id: int) -> ExternalJob | None:
         """An external job by id (whatever its status), for a client that looks one up."""
         async with self.workflow.db.reading() as session:
             found = (
@@ -161,7 +165,7 @@ class ExternalTasks:
                     .where(col(Job.id) == job_id, col(Job.external).is_(True))
                 )
             ).first()
-        return None if found is None else LockedJob(*found)
+        return None if found is None else ExternalJob(*found)
 
     async def _report(
         self,
@@ -170,7 +174,7 @@ class ExternalTasks:
         *,
         variables: dict[str, Any] | None = None,
         failure: tuple[str, str | None, bool] | None = None,
-    ) -> Job:
+    ) -> ExternalJob:
         _check_worker(worker_id)
         async with self.workflow.db.reading() as session:
             job = await session.get(Job, job_id)
@@ -189,9 +193,13 @@ class ExternalTasks:
             _check_lock(locked, worker_id, now)
 
         await self.workflow.job_finished(job_id, variables=variables, failure=failure, guard=guard)
-        async with self.workflow.db.reading() as session:
-            done = await session.get(Job, job_id)
-        return job if done is None else done  # read again: its status after the report
+        return await self._found(job_id)  # read again: its status after the report
+
+    async def _found(self, job_id: int) -> ExternalJob:
+        found = await self.get(job_id)
+        if found is None:
+            raise NotFound("external task", job_id)
+        return found
 
 
 def _check_lock(job: Job, worker_id: str, now: datetime) -> None:
@@ -202,7 +210,7 @@ def _check_lock(job: Job, worker_id: str, now: datetime) -> None:
         )
     if job.worker_id is None or job.locked_until is None:
         raise Conflict(f"external task {job.id} is not locked: fetch it first", code="not_locked")
-    if job.worker_id != worker_id or job.locked_until <= now:
+    if job.worker_id != worker_id or job.locked_until < now:  # as fetch_and_lock sees it
         raise Conflict(
             f"external task {job.id} is no longer locked by {worker_id!r}: the lock ran out "
             "or another worker holds it",
