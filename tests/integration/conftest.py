@@ -144,6 +144,13 @@ async def empty_database_url(database_url: str, tmp_path: Path) -> AsyncIterator
 
 
 @pytest.fixture
+async def fresh_postgres_url() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own for one test (for tests that run several processes)."""
+    async with fresh_postgres_database(postgres_server()) as url:
+        yield url
+
+
+@pytest.fixture
 async def migrated_db(database_url: str) -> AsyncIterator[Database]:
     await migrations.upgrade(database_url)  # a no-op after the first test of the session
     db = Database(database_url)

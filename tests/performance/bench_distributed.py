@@ -52,7 +52,7 @@ TARGETS = {
 
 START = """mutation Start($key: String!, $variables: JSON) {
   startInstance(key: $key, variables: $variables) {
-    __typename ... on ProcessInstance { id } ... on ValidationFailed { message }
+    __typename ... on InstanceSuccess { instance { id } } ... on ValidationFailed { message }
   }
 }"""
 DEPLOY = """mutation Deploy($definition: JSON!) {
@@ -131,7 +131,7 @@ async def start_many(
             v = queue.get_nowait()
             data = await graphql(client, url, START, {"key": key, "variables": v})
             kind = data["startInstance"]["__typename"]
-            if kind != "ProcessInstance":
+            if kind != "InstanceSuccess":
                 raise RuntimeError(f"start refused: {data}")
 
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:

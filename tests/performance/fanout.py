@@ -29,7 +29,10 @@ PER_PROCESS = 2500
 EVENTS = 10
 PAUSE_SECONDS = 1.5  # between events: each is measured on its own, not queued behind another
 SUBSCRIPTION = """subscription Events($id: Int!) {
-  instanceEvents(instanceId: $id) { seq type }
+  instanceEvents(instanceId: $id) { seq type data }
+}"""
+START = """mutation {
+  startInstance(key: "bench-fanout") { ... on InstanceSuccess { instance { id } } }
 }"""
 SET_VARIABLES = """mutation Tick($id: Int!, $v: JSON!) {
   setVariables(id: $id, variables: $v) { __typename }
@@ -71,7 +74,8 @@ async def subscriber(
             message = json.loads(raw)
             if message.get("type") == "next":
                 event = message["payload"]["data"]["instanceEvents"]
-                arrivals.append((int(event["seq"]), time.time()))
+                if event["type"] == "variables_set":  # the ticks; the history replayed first is not
+                    arrivals.append((int(event["data"]["variables"]["tick"]), time.time()))
             elif message.get("type") in ("error", "complete"):
                 raise RuntimeError(f"subscription ended: {message}")
 
@@ -118,10 +122,10 @@ async def measure_fanout(api: str, subscribers: int, events: int = EVENTS) -> di
     )
     started = await _graphql(
         api,
-        'mutation { startInstance(key: "bench-fanout") { ... on ProcessInstance { id } } }',
+        START,
         {},
     )
-    instance = started["startInstance"]["id"]
+    instance = started["startInstance"]["instance"]["id"]
     ws_url = api.replace("http://", "ws://") + "/graphql"
     processes = math.ceil(subscribers / PER_PROCESS)
     shares = [
@@ -166,11 +170,9 @@ async def measure_fanout(api: str, subscribers: int, events: int = EVENTS) -> di
         out, _ = await process.communicate()
         per_socket: list[list[list[float]]] = json.loads(out.decode().strip().splitlines()[-1])
         for arrivals in per_socket:
-            seqs = sorted({int(seq) for seq, _ in arrivals})
-            when = {int(seq): at for seq, at in arrivals}
-            missing += events - len(seqs)
-            for index, seq in enumerate(seqs[:events]):
-                latencies.append(when[seq] - sent[index])
+            when = {int(tick): at for tick, at in arrivals}
+            missing += events - len(when)
+            latencies += [at - sent[tick] for tick, at in when.items()]
     ordered = sorted(latencies)
     return {
         "subscribers": subscribers,
