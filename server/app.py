@@ -39,9 +39,10 @@ from engine import DefinitionInvalid, load_definition_text
 from schema import schema as graphql_schema
 from schema.context import make_context
 from server import migrations, rest
+from server.arq_queue import ArqQueue
 from server.bus import InMemoryBus
 from server.db import Database
-from server.handlers import HandlerRegistry
+from server.http_service import close_builtins, handler_registry
 from server.outbox import OutboxRelay
 from server.runner import InProcessRunner
 from server.services.errors import InvalidInput
@@ -106,18 +107,20 @@ async def open_resources(
 ) -> AsyncIterator[None]:
     url = settings.sqlalchemy_url
     await prepare_database(settings)
-    registry = HandlerRegistry()
-    registry.load_modules(settings.handler_modules)
+    registry = handler_registry(settings.handler_modules)  # with the built-in http service
+    runner: InProcessRunner | ArqQueue
     if settings.redis_url:
-        log.warning("REDIS_URL is set, but the arq queue is not available yet: jobs run in-process")
+        runner = ArqQueue(settings.redis_url, settings.redis_prefix)
+        log.info("jobs go to arq workers (queue %s)", runner.queue_name)
     else:
+        runner = InProcessRunner(registry)
         log.info("jobs run in-process (embedded default)")
     db = Database(url, pool_size=settings.database_pool_size)
     bus = InMemoryBus()
     relay = OutboxRelay(db, bus)
-    runner = InProcessRunner(registry)
     workflow = Workflow(db, runner, publisher=relay)
-    runner.bind(workflow)
+    if isinstance(runner, InProcessRunner):
+        runner.bind(workflow)
     try:
         await deploy_files(workflow, deploy)
         await bus.start()
@@ -130,6 +133,7 @@ async def open_resources(
             yield
         finally:
             await runner.stop()
+            await close_builtins(registry)
             await relay.stop()
             await bus.stop()
     finally:

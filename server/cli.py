@@ -1,9 +1,10 @@
 """The ``workflow-engine`` command.
 
 ``serve`` runs the HTTP service (``--demo``: with the examples and their demo handlers),
-``migrate`` brings the configured database to the latest schema, ``deploy`` stores definition
-files. ``validate`` and ``json-schema`` need only the engine: the first checks definition files
-the way a deploy will, the second prints the language's JSON Schema for editors.
+``worker`` runs an arq worker (service tasks and timers, with REDIS_URL), ``migrate`` brings the
+configured database to the latest schema, ``deploy`` stores definition files. ``validate`` and
+``json-schema`` need only the engine: the first checks definition files the way a deploy will,
+the second prints the language's JSON Schema for editors.
 
 The database is DATABASE_URL's, else the embedded SQLite file (SQLITE_PATH).
 """
@@ -24,6 +25,7 @@ from engine.definition import definition_json_schema
 
 if TYPE_CHECKING:
     from server.models import Job, Timer
+    from server.settings import Settings
 
 app = typer.Typer(
     name="workflow-engine",
@@ -164,6 +166,61 @@ def serve(
         port=port if port is not None else settings.server_port,
         log_level=settings.log_level,
     )
+
+
+@app.command()
+def worker(
+    modules: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Handler modules to load, besides HANDLER_MODULES (and the built-in http)",
+            show_default=False,
+        ),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo handlers (server.demo_services)")
+    ] = False,
+) -> None:
+    """Run an arq worker: service tasks and timers from Redis (REDIS_URL), on DATABASE_URL.
+
+    Start as many as you like, on as many machines: a job runs once at a time (arq's job id),
+    its result is applied once, and every worker sweeps the database for work Redis lost.
+    Settings: WORKER_CONCURRENCY, WORKER_JOB_TIMEOUT, WORKER_POLL_DELAY, WORKER_SWEEP_INTERVAL,
+    WORKER_EAGER.
+    """
+    from server.app import DatabaseNotAtHead, demo_settings, prepare_database
+    from server.settings import Settings
+
+    settings = Settings()
+    if demo:
+        settings = demo_settings(settings)
+    if modules:
+        extra = list(dict.fromkeys([*settings.handler_modules, *modules]))
+        settings = settings.model_copy(update={"handler_modules": extra})
+    if not settings.redis_url:
+        typer.secho("not starting: a worker needs REDIS_URL", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(prepare_database(settings))
+    except DatabaseNotAtHead as error:
+        typer.secho(f"not starting: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from arq.worker import Worker
+
+    from workers.settings import close_worker, worker_settings
+
+    arq_worker = Worker(**worker_settings(settings))
+    try:
+        await arq_worker.async_run()
+    finally:
+        await close_worker(arq_worker)
 
 
 @app.command()

@@ -35,6 +35,31 @@ class Settings(BaseSettings):
         description="Prefix of every Redis key and channel (arq queue, job ids, events): "
         "several deployments, or test runs, can share one Redis",
     )
+    worker_concurrency: int = Field(
+        32, ge=1, le=1000, description="arq jobs one worker process runs at once (max_jobs)"
+    )
+    worker_job_timeout: float = Field(
+        120.0,
+        gt=1,
+        le=86_400,
+        description="Seconds an arq job may run (a step's timeout is capped to it). A worker "
+        "killed mid-job leaves its job to another worker only after this + 10 s: keep it modest",
+    )
+    worker_poll_delay: float = Field(
+        0.01, gt=0, le=5, description="Seconds between a worker's polls of the queue (arq: 0.5)"
+    )
+    worker_sweep_interval: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds between sweeps: pending jobs and timers due soon are enqueued "
+        "again from the database (Redis lost them), jobs of ended instances closed",
+    )
+    worker_eager: bool = Field(
+        True,
+        description="A worker runs the next service tasks of an instance at once, in the same "
+        "arq job, when it has their handlers (each transition still commits first)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

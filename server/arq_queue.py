@@ -1,0 +1,137 @@
+"""The production job queue: committed jobs and timers become arq jobs on Redis.
+
+Each row is enqueued under a deterministic arq job id (``<prefix>:job:<id>``,
+``<prefix>:timer:<id>``), so handing the same row over twice (the sweeper, a resume, two
+processes) queues it once while it is queued or running. Work that is not due yet is a
+deferred arq job (``_defer_until``): a retry's backoff, a timer's due time.
+
+Redis is not the source of truth: a row is pending in the database first, and the workers'
+sweeper enqueues pending rows again (after a Redis restart, a FLUSHALL, a failed enqueue).
+That is why a failed enqueue is logged, not raised: the transaction has committed already,
+and its caller must not see an error for a change that was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
+
+from server.models import Job, Timer, utcnow
+
+log = logging.getLogger(__name__)
+
+#: The arq function names (workers.jobs registers functions under these names).
+RUN_JOB = "run_job"
+FIRE_TIMER = "fire_timer"
+
+
+def queue_name(prefix: str) -> str:
+    return f"{prefix}:queue"
+
+
+def job_key(prefix: str, job_id: int) -> str:
+    return f"{prefix}:job:{job_id}"
+
+
+def timer_key(prefix: str, timer_id: int) -> str:
+    return f"{prefix}:timer:{timer_id}"
+
+
+class ArqQueue:
+    """The ``JobQueue`` port on arq. ``start`` opens its Redis pool (or uses ``pool``: a
+    worker shares its own), ``stop`` closes a pool it opened."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str,
+        *,
+        pool: ArqRedis | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.queue_name = queue_name(prefix)
+        self.clock = clock
+        self._pool = pool
+        self._owns_pool = pool is None
+        self.enqueued = 0  # arq jobs created (a duplicate id creates none)
+
+    @property
+    def pool(self) -> ArqRedis:
+        if self._pool is None:
+            raise RuntimeError("ArqQueue.start() was not called")
+        return self._pool
+
+    async def start(self) -> None:
+        if self._pool is None:
+            self._pool = await create_pool(
+                RedisSettings.from_dsn(self.redis_url), default_queue_name=self.queue_name
+            )
+            self._owns_pool = True
+
+    async def stop(self) -> None:
+        if self._pool is not None and self._owns_pool:
+            await self._pool.aclose()
+            self._pool = None
+
+    # --- the JobQueue port --------------------------------------------------------------
+
+    async def submit(self, jobs: Sequence[Job]) -> None:
+        await self._enqueue_all(
+            [(RUN_JOB, job.id, job_key(self.prefix, _id(job.id)), job.run_at) for job in jobs]
+        )
+
+    async def schedule(self, timers: Sequence[Timer]) -> None:
+        await self._enqueue_all(
+            [(FIRE_TIMER, t.id, timer_key(self.prefix, _id(t.id)), t.due_at) for t in timers]
+        )
+
+    # --- enqueueing ---------------------------------------------------------------------
+
+    async def _enqueue_all(self, entries: list[tuple[str, int | None, str, datetime]]) -> None:
+        if not entries:
+            return
+        now = self.clock()
+        results = await asyncio.gather(
+            *(
+                self._enqueue(function, row_id, key, when, now)
+                for function, row_id, key, when in entries
+            ),
+            return_exceptions=True,
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for error in failed:
+            if not isinstance(error, RedisError | OSError):
+                raise error
+        if failed:
+            log.warning(
+                "arq: %d of %d enqueues failed, the sweeper will enqueue them again: %s",
+                len(failed),
+                len(entries),
+                failed[0],
+            )
+
+    async def _enqueue(
+        self, function: str, row_id: int | None, key: str, when: datetime, now: datetime
+    ) -> None:
+        job = await self.pool.enqueue_job(
+            function,
+            row_id,
+            _job_id=key,
+            _queue_name=self.queue_name,
+            _defer_until=when if when > now else None,
+        )
+        if job is not None:
+            self.enqueued += 1
+
+
+def _id(row_id: int | None) -> int:
+    if row_id is None:
+        raise ValueError("a job or timer is handed over before it has an id (not flushed)")
+    return row_id

@@ -1,0 +1,289 @@
+"""The arq job functions: run a service-task job, fire a timer, and the periodic sweep.
+
+A job function gets only a row id. It reads the row, runs the handler outside any transaction
+(it may be slow, and may run twice: delivery is at least once, the handler gets an
+idempotency key), then reports to ``Workflow.job_finished``, which applies the result once:
+a result for a job already finished, or no longer current, is ignored.
+
+Eager execution. An arq round trip per step caps throughput (a poll, a WATCH/MULTI, a
+deserialisation per job), so a worker that has just committed a transition runs the service
+tasks it handed over itself, inline in the same arq job, when it can: its handler is
+registered here, it is due now, and it fits in what is left of the arq job's time. Parallel
+branches run concurrently (bounded). Each transition still commits before the next handler
+starts. The rest goes to arq. A worker that dies mid-chain leaves pending rows, which the
+sweeper enqueues again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlmodel import col, select
+
+from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
+from server.models import Instance, Job, Timer, utcnow
+from server.services.transitions import RUNNING
+from server.services.workflow import JobQueue, Workflow
+
+log = logging.getLogger(__name__)
+
+RUNTIME: Final = "workflow_runtime"  # the key of the Runtime in arq's ctx
+#: Time kept, out of an arq job's timeout, for reporting the last result.
+REPORT_MARGIN_SECONDS: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What running a job needs, copied out of its row (rows belong to their session)."""
+
+    id: int
+    timeout_seconds: float
+    context: TaskContext
+
+    @classmethod
+    def of(cls, job: Job) -> Work:
+        assert job.id is not None
+        return cls(
+            id=job.id,
+            timeout_seconds=job.timeout_seconds,
+            context=TaskContext(
+                variables=dict(job.variables),
+                instance_id=job.instance_id,
+                job_id=job.key,
+                step_id=job.step_id,
+                service_name=job.service_name,
+                method=job.method,
+                attempt=job.attempt,
+                max_attempts=job.max_attempts,
+            ),
+        )
+
+
+class Chain:
+    """The jobs one arq job runs inline: those its own transitions handed over."""
+
+    def __init__(self, executor: Executor, group: asyncio.TaskGroup, deadline: float) -> None:
+        self.executor = executor
+        self.group = group
+        self.deadline = deadline
+        self.ran = 0
+
+    def take(self, job: Job, now: datetime) -> bool:
+        """Run ``job`` here if it can run now; False: it goes to arq."""
+        loop_now = asyncio.get_running_loop().time()
+        if (
+            job.id is None
+            or job.external
+            or job.run_at > now
+            or self.deadline - loop_now < job.timeout_seconds + REPORT_MARGIN_SECONDS
+            or not self.executor.can_run(job.service_name, job.method)
+        ):
+            return False
+        work = Work.of(job)
+        self.group.create_task(self.executor.run_inline(work, self), name=f"job-{job.id}")
+        return True
+
+
+_chain: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("chain", default=None)
+
+
+class Executor:
+    """Runs jobs, and is the worker's ``JobQueue``: what a transition of this worker hands
+    over is run inline (in the chain of the running arq job) or enqueued on ``queue``."""
+
+    def __init__(
+        self,
+        registry: HandlerRegistry,
+        queue: JobQueue,
+        *,
+        budget_seconds: float,
+        eager: bool = True,
+        concurrency: int = 32,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.registry = registry
+        self.queue = queue
+        self.budget_seconds = budget_seconds
+        self.eager = eager
+        self.clock = clock
+        self._slots = asyncio.Semaphore(concurrency)  # inline jobs running at once
+        self._workflow: Workflow | None = None
+        self.inline = 0  # jobs run inline so far (for measurements and tests)
+
+    def bind(self, workflow: Workflow) -> None:
+        self._workflow = workflow
+
+    @property
+    def workflow(self) -> Workflow:
+        if self._workflow is None:
+            raise RuntimeError("Executor.bind(workflow) was not called")
+        return self._workflow
+
+    def can_run(self, service_name: str, method: str | None) -> bool:
+        try:
+            self.registry.resolve(service_name, method)
+        except UnknownHandler:
+            return False
+        return True
+
+    # --- the JobQueue port --------------------------------------------------------------
+
+    async def submit(self, jobs: Sequence[Job]) -> None:
+        chain = _chain.get()
+        if chain is not None:
+            now = self.clock()
+            jobs = [job for job in jobs if not chain.take(job, now)]
+        if jobs:
+            await self.queue.submit(jobs)
+
+    async def schedule(self, timers: Sequence[Timer]) -> None:
+        await self.queue.schedule(timers)
+
+    # --- running ------------------------------------------------------------------------
+
+    async def chained(self, first: Callable[[Chain], Awaitable[None]]) -> int:
+        """Run ``first`` (one arq job's work) and, if eager, the jobs its transitions hand
+        over, and theirs, until none is left; returns how many ran inline."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as group:
+            chain = Chain(self, group, loop.time() + self.budget_seconds)
+            token = _chain.set(chain if self.eager else None)
+            try:
+                await first(chain)
+            finally:
+                _chain.reset(token)  # the tasks of the chain carry their own copy
+        return chain.ran
+
+    async def run_inline(self, work: Work, chain: Chain) -> None:
+        """Run a job of ``chain`` when a slot is free. Never raises: on an error (the database
+        unreachable, say) the row stays pending, and the sweeper enqueues it again."""
+        try:
+            async with self._slots:
+                await self.run(work, chain.deadline)
+            chain.ran += 1
+            self.inline += 1
+        except Exception:
+            log.exception("job %s failed inline; it stays pending for the sweeper", work.id)
+
+    async def run(self, work: Work, deadline: float | None) -> None:
+        """Invoke the handler (its timeout cut to what is left before ``deadline``, the arq
+        job's end) and report the outcome."""
+        timeout = work.timeout_seconds
+        if deadline is not None:
+            left = deadline - asyncio.get_running_loop().time() - REPORT_MARGIN_SECONDS
+            if left < timeout:
+                log.warning(
+                    "job %s: the step's timeout %gs is cut to %gs, what is left of the arq job "
+                    "timeout (raise WORKER_JOB_TIMEOUT above the longest step timeout)",
+                    work.id,
+                    timeout,
+                    max(left, 0.1),
+                )
+                timeout = max(left, 0.1)
+        outcome = await invoke(self.registry, work.context, timeout)
+        if isinstance(outcome, Completed):
+            await self.workflow.job_finished(work.id, variables=outcome.variables)
+        else:
+            failure = (outcome.message, outcome.error_code, outcome.retryable)
+            await self.workflow.job_finished(work.id, failure=failure)
+
+
+@dataclass
+class Runtime:
+    """What the job functions use, built by ``workers.settings`` when a worker starts."""
+
+    workflow: Workflow
+    executor: Executor
+    queue: JobQueue  # arq itself: what the sweeper enqueues to
+    sweep_interval: float
+
+
+# --- the arq job functions ------------------------------------------------------------------
+
+
+async def run_job(ctx: dict[str, Any], job_id: int) -> str:
+    """Run the service-task job ``job_id`` (and, eagerly, what follows it)."""
+    runtime: Runtime = ctx[RUNTIME]
+    work = await _pending_work(runtime.workflow, job_id)
+    if work is None:
+        return "skipped"
+    executor = runtime.executor
+
+    async def first(chain: Chain) -> None:
+        await executor.run(work, chain.deadline)
+
+    ran = await executor.chained(first)
+    return f"done, {ran} more inline"
+
+
+async def fire_timer(ctx: dict[str, Any], timer_id: int) -> str:
+    """Fire the timer ``timer_id`` (once: ``Workflow.fire_timer`` checks under the lock)."""
+    runtime: Runtime = ctx[RUNTIME]
+
+    async def first(chain: Chain) -> None:
+        await runtime.workflow.fire_timer(timer_id)
+
+    ran = await runtime.executor.chained(first)
+    return f"fired, {ran} jobs inline"
+
+
+async def _pending_work(workflow: Workflow, job_id: int) -> Work | None:
+    """The job to run, in one read; None when it is not pending or its instance not running
+    (finished already, cancelled, suspended, ended: nothing to do)."""
+    async with workflow.db.reading() as session:
+        row = (
+            await session.exec(
+                select(Job, Instance.status)
+                .join(Instance, col(Instance.id) == col(Job.instance_id))
+                .where(col(Job.id) == job_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    job, status = row
+    if job.status != "pending" or job.external or status != RUNNING:
+        return None
+    return Work.of(job)
+
+
+# --- the sweeper ----------------------------------------------------------------------------
+
+
+async def sweep(runtime: Runtime) -> tuple[int, int]:
+    """Enqueue again what the database says is pending (Redis may have lost it) and close jobs
+    of ended instances; returns (jobs, timers) handed to arq.
+
+    Jobs and timers due before the next sweep are enqueued (a deferred arq job for the later
+    ones). A job that became due within the last interval is left alone: it was handed over a
+    moment ago and is probably running inline, where arq's job id cannot deduplicate it. Every
+    other duplicate is harmless: arq refuses a job id it holds, and a job that has run finds
+    its row done."""
+    now = runtime.workflow.clock()
+    interval = timedelta(seconds=runtime.sweep_interval)
+    horizon, recent = now + interval, now - interval
+    jobs, timers = await runtime.workflow.due_work()
+    jobs = [j for j in jobs if j.run_at <= recent or now < j.run_at <= horizon]
+    timers = [t for t in timers if t.due_at <= horizon]
+    await runtime.queue.submit(jobs)
+    await runtime.queue.schedule(timers)
+    closed = await runtime.workflow.close_stale()
+    if closed:
+        log.info("sweep: %d jobs of ended instances closed", closed)
+    return len(jobs), len(timers)
+
+
+async def sweep_forever(runtime: Runtime) -> None:
+    while True:
+        try:
+            jobs, timers = await sweep(runtime)
+            if jobs or timers:
+                log.info("sweep: %d jobs and %d timers handed to arq again", jobs, timers)
+        except Exception:
+            log.exception("sweep failed; again in %ss", runtime.sweep_interval)
+        await asyncio.sleep(runtime.sweep_interval)

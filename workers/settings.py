@@ -1,0 +1,152 @@
+"""arq worker settings, built from ``server.settings.Settings``: the worker's composition root.
+
+``worker_settings(settings)`` gives the keyword arguments of ``arq.Worker``;
+``workflow-engine worker`` runs one. For arq's own command, ``arq workers.settings.WorkerSettings``
+works too: the attribute is built from the environment when arq reads it, not at import.
+
+On start-up a worker composes what the API process composes, with other adapters: the
+database, the handler registry (the built-in ``http`` service and HANDLER_MODULES), a
+``Workflow`` whose job queue is the eager executor in front of arq, the outbox relay on the
+event bus (transitions made here are published like the API's), and the sweeper task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+from arq.connections import RedisSettings
+from arq.worker import Function, Worker, func
+
+from server.arq_queue import FIRE_TIMER, RUN_JOB, ArqQueue, queue_name
+from server.db import Database
+from server.http_service import HttpService, handler_registry
+from server.outbox import OutboxRelay
+from server.redis_bus import make_bus
+from server.services.workflow import Workflow
+from server.settings import Settings
+from workers.jobs import RUNTIME, Executor, Runtime, fire_timer, run_job, sweep_forever
+
+log = logging.getLogger(__name__)
+
+SETTINGS: Final = "workflow_settings"  # the key of the Settings in arq's ctx
+HANDLERS: Final = "workflow_handlers"  # handler objects added to the modules' ones
+_OPEN: Final = "workflow_open"  # what on_shutdown closes
+
+
+def worker_settings(settings: Settings, *, handlers: Iterable[object] = ()) -> dict[str, Any]:
+    """The keyword arguments of ``arq.Worker`` for ``settings`` (REDIS_URL required).
+
+    ``handlers``: handler objects to register besides the modules' (``HandlerRegistry.add``):
+    instances built with their collaborators, or the handlers of a test."""
+    if not settings.redis_url:
+        raise ValueError("a worker needs REDIS_URL: its jobs come from arq on Redis")
+    timeout = settings.worker_job_timeout
+    functions: list[Function] = [
+        # keep_result=0: a finished job leaves no key, so the sweeper can enqueue its row again
+        # (a job whose report failed); max_tries: arq re-runs a job its worker died in
+        func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=3),
+        func(fire_timer, name=FIRE_TIMER, timeout=timeout, keep_result=0, max_tries=3),
+    ]
+    return {
+        "functions": functions,
+        "queue_name": queue_name(settings.redis_prefix),
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {SETTINGS: settings, HANDLERS: list(handlers)},
+        "max_jobs": settings.worker_concurrency,
+        "job_timeout": timeout,
+        "poll_delay": settings.worker_poll_delay,
+        "keep_result": 0,
+        "max_tries": 3,
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """``WorkerSettings`` for ``arq workers.settings.WorkerSettings``: built on access."""
+    if name == "WorkerSettings":
+        return worker_settings(Settings())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- start-up and shut-down -----------------------------------------------------------------
+
+
+@dataclass
+class _Opened:
+    """What a worker opened, in the order to close it (last first)."""
+
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    sweeper: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:
+                log.exception("closing the worker: %s failed", close)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx[SETTINGS]
+    opened = _Opened()
+    ctx[_OPEN] = opened
+    db = Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    opened.closers.append(db.close)
+    http = HttpService()
+    opened.closers.append(http.aclose)
+    registry = handler_registry(settings.handler_modules, http=http)
+    for handler in ctx.get(HANDLERS, ()):
+        registry.add(handler)
+    arq = ArqQueue(cast(str, settings.redis_url), settings.redis_prefix, pool=ctx.get("redis"))
+    await arq.start()
+    opened.closers.append(arq.stop)
+    bus = make_bus(settings)
+    await bus.start()
+    opened.closers.append(bus.stop)
+    relay = OutboxRelay(db, bus)
+    executor = Executor(
+        registry,
+        arq,
+        budget_seconds=settings.worker_job_timeout,
+        eager=settings.worker_eager,
+        concurrency=settings.worker_concurrency,
+    )
+    workflow = Workflow(db, executor, publisher=relay)
+    executor.bind(workflow)
+    await relay.start()
+    opened.closers.append(relay.stop)
+    runtime = Runtime(workflow, executor, arq, settings.worker_sweep_interval)
+    ctx[RUNTIME] = runtime
+    opened.sweeper = asyncio.create_task(sweep_forever(runtime), name="worker-sweeper")
+    log.info(
+        "worker ready: queue %s, handlers %s, eager %s",
+        arq.queue_name,
+        ", ".join(s if m is None else f"{s}.{m}" for s, m in registry.registered()),
+        settings.worker_eager,
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    opened: _Opened | None = ctx.pop(_OPEN, None)
+    if opened is not None:
+        await opened.close()
+
+
+async def close_worker(worker: Worker) -> None:
+    """``Worker.close`` without its deprecated ``Redis.close`` call (redis-py 5 warns):
+    wait for running jobs, drop the health-check key, shut down, close the pool."""
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    pool = worker.pool
+    await pool.delete(worker.health_check_key)
+    if worker.on_shutdown is not None:
+        await worker.on_shutdown(worker.ctx)
+    await pool.aclose()
