@@ -50,6 +50,7 @@ class HttpService:
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
         self._client = client
         self._owns_client = client is None
+        service(SERVICE_NAME)(self)  # the handler of every method of "http"
 
     async def __call__(self, ctx: TaskContext) -> dict[str, Any]:
         method, url, request = _request(ctx)
@@ -90,7 +91,7 @@ def handler_registry(
     """A registry with the built-in services (``http``) and the handlers of ``modules``: what
     every composition root (the API's in-process runner, an arq worker) builds."""
     registry = HandlerRegistry()
-    registry.add(service(SERVICE_NAME)(http or HttpService()))
+    registry.add(http or HttpService())
     registry.load_modules(modules)
     return registry
 
