@@ -13,7 +13,8 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
-from schema import definitions, external_tasks, instances, tasks
+from schema import definitions, external_tasks, instances, subscriptions, tasks
+from schema.context import OperationLoaders
 from schema.errors import mask_errors
 
 MAX_DEPTH = 10  # instances > edges > node > tasks > instance > definition > versions is 7
@@ -37,6 +38,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=query,
         mutation=mutation,
+        subscription=subscriptions.Subscription,
         # factories: a fresh extension per operation (the caches themselves are shared,
         # module-level LRU caches keyed by size)
         extensions=[
@@ -44,6 +46,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             lambda: AddValidationRules(LIMITS),
             mask_errors,
+            OperationLoaders,  # loaders per operation, also on a long-lived websocket
         ],
     )
 

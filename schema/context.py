@@ -1,16 +1,28 @@
-"""What every resolver gets: the services, the current user, and DataLoaders made for one
-operation (a websocket's context lives as long as the socket, so loaders never go there)."""
+"""What every resolver gets: the services, the current user, the live feeds (the process's
+event hub and its shared counter feed) and DataLoaders made for one operation.
+
+A websocket's context lives as long as the socket and is shared by every operation on it, so
+the loaders are not stored in it: ``Context.loaders`` hands out one set per operation, kept in
+a context variable of the operation's own asyncio task (strawberry runs each websocket
+operation in a task of its own; an HTTP request gets a new context anyway).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import SchemaExtension
 
+from server.bus import Hub
 from server.db import Database
 from server.models import Definition, HistoryRecord, Incident, Instance, UserTask
 from server.services import batches as loaders
+from server.services.feeds import CounterFeed
 from server.services.workflow import Workflow
 
 
@@ -37,17 +49,80 @@ def make_loaders(db: Database) -> Loaders:
     )
 
 
+# (the context the loaders belong to, the loaders): per asyncio task, i.e. per operation
+_operation_loaders: ContextVar[tuple[Context, Loaders] | None] = ContextVar(
+    "operation_loaders", default=None
+)
+
+
 @dataclass(slots=True)
 class Context:
     workflow: Workflow
     db: Database
     user: str | None
     groups: tuple[str, ...]
-    loaders: Loaders
+    hub: Hub = field(default_factory=Hub)  # the process's fan-out (the app passes its bus's)
+    counters: CounterFeed | None = None  # shared by the process; see make_context
+    _connection_params: dict[str, Any] | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """This operation's loaders (made on first use)."""
+        current = _operation_loaders.get()
+        if current is not None and current[0] is self:
+            return current[1]
+        made = make_loaders(self.db)
+        _operation_loaders.set((self, made))
+        return made
+
+    @property
+    def connection_params(self) -> dict[str, Any] | None:
+        return self._connection_params
+
+    @connection_params.setter
+    def connection_params(self, payload: dict[str, Any] | None) -> None:
+        """The websocket's ``connection_init`` payload (strawberry sets it): its ``X-User`` /
+        ``X-User-Groups`` entries (any case; groups comma-separated or a list) replace the
+        handshake's headers. A placeholder, like the headers, until authentication exists."""
+        self._connection_params = payload
+        given = {str(k).lower(): v for k, v in (payload or {}).items()}
+        user = given.get("x-user")
+        if isinstance(user, str) and user:
+            self.user = user
+        groups = given.get("x-user-groups")
+        if isinstance(groups, str):
+            groups = groups.split(",")
+        if isinstance(groups, list):
+            self.groups = tuple(g.strip() for g in groups if isinstance(g, str) and g.strip())
+
+    @property
+    def counter_feed(self) -> CounterFeed:
+        if self.counters is None:  # a context built without the app's (tests): its own
+            self.counters = CounterFeed(self.db, self.hub)
+        return self.counters
 
 
 def make_context(
-    workflow: Workflow, db: Database, user: str | None, groups: tuple[str, ...] = ()
+    workflow: Workflow,
+    db: Database,
+    user: str | None,
+    groups: tuple[str, ...] = (),
+    *,
+    hub: Hub | None = None,
+    counters: CounterFeed | None = None,
 ) -> Context:
-    """A context for ONE operation: fresh loaders every call."""
-    return Context(workflow, db, user, tuple(groups), make_loaders(db))
+    """A context for one HTTP operation, or one websocket connection: pass the process's
+    ``hub`` and ``counters`` (a single counter feed serves every dashboard of the process)."""
+    return Context(workflow, db, user, tuple(groups), hub or Hub(), counters)
+
+
+class OperationLoaders(SchemaExtension):
+    """Fresh loaders at the start of every operation, in the operation's own task: the
+    resolvers' tasks (graphql-core gathers fields in child tasks) inherit them, so one
+    operation batches its loads, and no two operations share a cache."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            _operation_loaders.set((context, make_loaders(context.db)))
+        yield

@@ -40,12 +40,13 @@ from schema import schema as graphql_schema
 from schema.context import make_context
 from server import migrations, rest
 from server.arq_queue import ArqQueue
-from server.bus import InMemoryBus
 from server.db import Database
 from server.http_service import close_builtins, handler_registry
 from server.outbox import OutboxRelay
+from server.redis_bus import make_bus
 from server.runner import InProcessRunner
 from server.services.errors import InvalidInput
+from server.services.feeds import CounterFeed
 from server.services.workflow import Workflow
 from server.settings import Settings
 
@@ -56,7 +57,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 HEALTH_TIMEOUT_SECONDS = 5.0
 DEMO_MODULE = "server.demo_services"
 
-ContextFactory = Callable[[Any, Any, str | None, tuple[str, ...]], Any]
+ContextFactory = Callable[..., Any]  # (workflow, db, user, groups, *, hub=, counters=)
 
 
 class DatabaseNotAtHead(RuntimeError):
@@ -116,7 +117,8 @@ async def open_resources(
         runner = InProcessRunner(registry)
         log.info("jobs run in-process (embedded default)")
     db = Database(url, pool_size=settings.database_pool_size)
-    bus = InMemoryBus()
+    bus = make_bus(settings)  # Redis pub/sub with REDIS_URL, else in memory
+    counters = CounterFeed(db, bus.hub)  # one per process, shared by every dashboard
     relay = OutboxRelay(db, bus)
     workflow = Workflow(db, runner, publisher=relay)
     if isinstance(runner, InProcessRunner):
@@ -128,13 +130,14 @@ async def open_resources(
         await runner.start()
         app.state.db, app.state.registry = db, registry
         app.state.runner, app.state.workflow = runner, workflow
-        app.state.bus = bus
+        app.state.bus, app.state.counters = bus, counters
         try:
             yield
         finally:
             await runner.stop()
             await close_builtins(registry)
             await relay.stop()
+            await counters.stop()
             await bus.stop()
     finally:
         await db.close()
@@ -297,7 +300,9 @@ class GraphQLView(GraphQL[Any, None]):
     """strawberry's ASGI view, per GraphQL-over-HTTP, with the context of the app's services.
 
     The user comes from the ``X-User`` header and the groups from ``X-User-Groups``
-    (comma-separated): a placeholder until authentication exists.
+    (comma-separated): a placeholder until authentication exists. A websocket takes them
+    from its handshake's headers, or from the same keys in the ``connection_init`` payload,
+    which win (browsers cannot set handshake headers): see ``Context.connection_params``.
     """
 
     def __init__(
@@ -312,11 +317,14 @@ class GraphQLView(GraphQL[Any, None]):
         state = request.app.state
         user = request.headers.get("x-user") or None
         groups = (g.strip() for g in request.headers.get("x-user-groups", "").split(","))
+        bus = getattr(state, "bus", None)
+        live = {} if bus is None else {"hub": bus.hub, "counters": state.counters}
         return self.make_context(
             getattr(state, "workflow", None),
             getattr(state, "db", None),
             user,
             tuple(g for g in groups if g),
+            **live,  # the process's event hub and counter feed, for subscriptions
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
