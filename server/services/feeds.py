@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -189,7 +189,7 @@ class CounterFeed:
     _dirty: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def watch(self) -> AsyncIterator[Counters]:
+    async def watch(self) -> AsyncGenerator[Counters, None]:
         """A snapshot at once, then each fresh one (a slow watcher skips to the newest)."""
         self._watchers += 1
         if not self._tasks:
