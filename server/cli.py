@@ -219,6 +219,11 @@ async def _work(settings: Settings) -> None:
     arq_worker = Worker(**worker_settings(settings))
     try:
         await arq_worker.async_run()
+    except asyncio.CancelledError:
+        main = arq_worker.main_task
+        if main is None or not main.cancelled():
+            raise
+        # SIGTERM or SIGINT: arq cancelled its main task; this is the way out, not an error
     finally:
         await close_worker(arq_worker)
 
