@@ -173,6 +173,8 @@ async def serve(settings: Settings) -> AsyncIterator[Live]:
                 {"d": REVIEW},
             )
             yield live
+            # every feed that ended, or whose client left, gave its hub subscription back
+            await until(lambda: live.hub.subscribers == 0)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, WAIT)
