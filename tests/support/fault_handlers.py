@@ -38,7 +38,7 @@ DRILL = {
                 "config": {
                     "service_name": "FaultDrill",
                     "method": "step",
-                    "timeout": "10s",
+                    "timeout": "5s",
                     "retry": {"max_attempts": 5, "backoff": "100ms"},
                 },
                 "next": [following],

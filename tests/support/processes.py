@@ -153,8 +153,7 @@ def cluster(env: Mapping[str, str], logs: Path) -> Iterator[Cluster]:
     running = Cluster(env, logs)
     try:
         yield running
-    except BaseException:
-        print(running.report(), file=sys.stderr)
-        raise
     finally:
         running.stop()
+        # the processes' output: pytest shows it when the test failed
+        print(running.report(), file=sys.stderr)
