@@ -34,7 +34,8 @@ from server.services.workflow import JobQueue, Workflow
 log = logging.getLogger(__name__)
 
 RUNTIME: Final = "workflow_runtime"  # the key of the Runtime in arq's ctx
-#: Time kept, out of an arq job's timeout, for reporting the last result.
+#: Time kept, out of an arq job's timeout, for reporting the last result: this much, at most a
+#: fifth of the timeout.
 REPORT_MARGIN_SECONDS: Final = 5.0
 
 
@@ -81,7 +82,7 @@ class Chain:
             job.id is None
             or job.external
             or job.run_at > now
-            or self.deadline - loop_now < job.timeout_seconds + REPORT_MARGIN_SECONDS
+            or self.deadline - loop_now < job.timeout_seconds + self.executor.margin
             or not self.executor.can_run(job.service_name, job.method)
         ):
             return False
@@ -110,6 +111,8 @@ class Executor:
         self.registry = registry
         self.queue = queue
         self.budget_seconds = budget_seconds
+        self.margin = min(REPORT_MARGIN_SECONDS, budget_seconds / 5)
+        self._cut_warned: set[tuple[str, str]] = set()  # (service, step): warned once
         self.eager = eager
         self.clock = clock
         self._slots = asyncio.Semaphore(concurrency)  # inline jobs running at once
@@ -176,22 +179,30 @@ class Executor:
         job's end) and report the outcome."""
         timeout = work.timeout_seconds
         if deadline is not None:
-            left = deadline - asyncio.get_running_loop().time() - REPORT_MARGIN_SECONDS
+            left = max(round(deadline - asyncio.get_running_loop().time() - self.margin, 1), 0.1)
             if left < timeout:
-                log.warning(
-                    "job %s: the step's timeout %gs is cut to %gs, what is left of the arq job "
-                    "timeout (raise WORKER_JOB_TIMEOUT above the longest step timeout)",
-                    work.id,
-                    timeout,
-                    max(left, 0.1),
-                )
-                timeout = max(left, 0.1)
+                self._warn_cut(work, left)
+                timeout = left
         outcome = await invoke(self.registry, work.context, timeout)
         if isinstance(outcome, Completed):
             await self.workflow.job_finished(work.id, variables=outcome.variables)
         else:
             failure = (outcome.message, outcome.error_code, outcome.retryable)
             await self.workflow.job_finished(work.id, failure=failure)
+
+    def _warn_cut(self, work: Work, left: float) -> None:
+        """A step timeout longer than the arq job's is cut (else arq would cancel the job
+        without a result, and the sweeper enqueue it again, forever). Said once per step."""
+        key = (work.context.service_name, work.context.step_id)
+        if key not in self._cut_warned:
+            self._cut_warned.add(key)
+            log.warning(
+                "step %s: its timeout %gs is cut to %gs, what is left of the arq job's "
+                "(WORKER_JOB_TIMEOUT): raise it above the longest step timeout",
+                work.context.step_id,
+                work.timeout_seconds,
+                left,
+            )
 
 
 @dataclass

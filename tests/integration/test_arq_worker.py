@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -159,9 +160,15 @@ class Calls:
             self.count[ctx.step_id] = self.count.get(ctx.step_id, 0) + 1
             both.wait()
 
+        @service("Test", "sleep")
+        async def sleep(ctx: TaskContext) -> None:
+            self.count[ctx.step_id] = self.count.get(ctx.step_id, 0) + 1
+            await asyncio.sleep(float(ctx.variables["sleep"]))
+
         yield count
         yield flaky
         yield meet
+        yield sleep
 
 
 # --- the order process ----------------------------------------------------------------------
@@ -290,3 +297,29 @@ async def test_work_lost_in_redis_is_found_again_by_the_sweeper(
         await wait_for(migrated_db, with_job.id, "completed")
         await wait_for(migrated_db, with_timer.id, "completed")
     assert calls.count == {"after": 1, "only": 1}
+
+
+# --- a step timeout longer than the arq job's ------------------------------------------------
+
+
+async def test_a_step_timeout_longer_than_the_arq_job_is_cut_to_it_not_left_to_arq(
+    api: Workflow, settings: Settings, migrated_db: Database
+) -> None:
+    """arq would cancel the job without a result (and the sweeper enqueue it again, forever):
+    the worker cuts the step's 10 s to what the 2.5 s arq job leaves, so a quick handler
+    completes and a slow one fails as timed out, into the step's retry policy."""
+    calls = Calls()
+    no_retry = {"max_attempts": 1}
+    step = task("nap", "Test", "sleep", "end", timeout="10s", retry=no_retry)
+    await deploy(api, definition("nap", step, END))
+    async with worker(settings.model_copy(update={"worker_job_timeout": 2.5}), *calls.handlers()):
+        quick = await api.start(key="nap", variables={"sleep": 0.1})
+        slow = await api.start(key="nap", variables={"sleep": 5})
+        await wait_for(migrated_db, quick.id, "completed")
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not await rows(migrated_db, Incident, col(Incident.instance_id) == slow.id):
+                await asyncio.sleep(0.05)
+    [incident] = await rows(migrated_db, Incident)
+    cut = re.match(r"timed out after ([0-9.]+)s", incident.message)
+    assert cut is not None, incident.message
+    assert 1 <= float(cut[1]) < 2.5
