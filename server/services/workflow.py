@@ -42,6 +42,7 @@ from server.services.transitions import (
     AfterCommit,
     Transitions,
     lock_instance,
+    lock_instance_of,
 )
 
 
@@ -342,11 +343,10 @@ class Workflow:
         has nobody to tell."""
         async with self.unit() as unit:
             session = unit.session
-            job = await session.get(Job, job_id)
-            if job is None:
+            instance = await lock_instance_of(session, Job, job_id)
+            job = None if instance is None else await session.get(Job, job_id)
+            if instance is None or job is None:
                 return
-            instance = await lock_instance(session, job.instance_id)
-            await session.refresh(job)
             if guard is not None:
                 guard(job, instance, self.clock())
             if job.status != "pending" or instance.status in ENDED:
@@ -368,11 +368,10 @@ class Workflow:
         """A timer is due. Fires once: a timer already fired or cancelled is ignored."""
         async with self.unit() as unit:
             session = unit.session
-            timer = await session.get(Timer, timer_id)
-            if timer is None:
+            instance = await lock_instance_of(session, Timer, timer_id)
+            timer = None if instance is None else await session.get(Timer, timer_id)
+            if instance is None or timer is None:
                 return
-            instance = await lock_instance(session, timer.instance_id)
-            await session.refresh(timer)
             if timer.status != "pending" or instance.status in ENDED:
                 return
             if instance.status == SUSPENDED:
