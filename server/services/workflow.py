@@ -67,6 +67,16 @@ class _Unpublished:
         pass
 
 
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a worker reports for one job: the handler's variables, or a failure as
+    (message, error_code, retryable)."""
+
+    job_id: int
+    variables: dict[str, Any] | None = None
+    failure: tuple[str, str | None, bool] | None = None
+
+
 @dataclass
 class Unit:
     """One transaction of the service: its session, what it changed (the outbox), and the
@@ -94,19 +104,21 @@ class Workflow:
         self.clock = clock
 
     @asynccontextmanager
-    async def unit(self) -> AsyncIterator[Unit]:
+    async def unit(self, *, keep_jobs: bool = False) -> AsyncIterator[Unit]:
         """A transaction that writes its outbox rows last and, once committed, hands over its
-        jobs, timers and events. Nothing is handed over if the block raises."""
+        jobs, timers and events. Nothing is handed over if the block raises.
+
+        ``keep_jobs``: the new jobs stay in ``unit.after.jobs`` for the caller to hand over."""
         async with self.db.transaction() as session:
             unit = Unit(session)
             yield unit
             unit.after.outbox = await unit.changes.write(session, self.clock())
-        await self._hand_over(unit.after)
+        await self._hand_over(unit.after, jobs=not keep_jobs)
 
-    async def _hand_over(self, after: AfterCommit) -> None:
+    async def _hand_over(self, after: AfterCommit, *, jobs: bool = True) -> None:
         if after.outbox:
             self.publisher.committed(after.outbox)
-        if after.jobs:
+        if after.jobs and jobs:
             await self.queue.submit(after.jobs)
         if after.timers:
             await self.queue.schedule(after.timers)
@@ -353,16 +365,60 @@ class Workflow:
                 return
             if instance.status == SUSPENDED:
                 return  # stays pending: resume hands it over again
-            now = self.clock()
-            job.status = "done"
-            job.finished_at = now
-            event: ev.Event
-            if failure is None:
-                event = ev.ServiceTaskCompleted(job.key, variables or {}, "worker")
-            else:
-                message, code, retryable = failure
-                event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
-            await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
+            await self._finish_job(unit, instance, job, JobResult(job_id, variables, failure))
+
+    async def jobs_finished(self, results: Sequence[JobResult]) -> list[Job]:
+        """Several job results in ONE transaction, each applied as ``job_finished`` applies
+        one (once; a result no longer current is ignored). A batch pays for one commit and
+        writes the rows of all its transitions together, which is what lets a worker keep up
+        with many short steps; every transition is still durable before its next step runs.
+
+        The new jobs are returned, not handed over: the worker runs those it can at once and
+        enqueues the rest. Timers and events are handed over as usual. If the batch fails,
+        nothing of it is applied (the caller may apply its results one by one)."""
+        async with self.unit(keep_jobs=True) as unit:
+            session = unit.session
+            ids = sorted({r.job_id for r in results})
+            owners = select(Job.instance_id).where(col(Job.id).in_(ids))
+            locked = await session.exec(
+                select(Instance)
+                .where(col(Instance.id).in_(owners))
+                .order_by(col(Instance.id))  # always in id order: two batches never deadlock
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            instances = {instance.id: instance for instance in locked}
+            jobs = {
+                job.id: job
+                for job in await session.exec(
+                    select(Job)
+                    .where(col(Job.id).in_(ids))
+                    .execution_options(populate_existing=True)
+                )
+            }
+            for result in results:
+                job = jobs.get(result.job_id)
+                instance = None if job is None else instances.get(job.instance_id)
+                if job is None or instance is None or job.status != "pending":
+                    continue
+                if instance.status != RUNNING:  # ended: ignored; suspended: stays pending
+                    continue
+                await self._finish_job(unit, instance, job, result)
+        return unit.after.jobs
+
+    async def _finish_job(
+        self, unit: Unit, instance: Instance, job: Job, result: JobResult
+    ) -> None:
+        now = self.clock()
+        job.status = "done"
+        job.finished_at = now
+        event: ev.Event
+        if result.failure is None:
+            event = ev.ServiceTaskCompleted(job.key, result.variables or {}, "worker")
+        else:
+            message, code, retryable = result.failure
+            event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
+        await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
 
     async def fire_timer(self, timer_id: int) -> None:
         """A timer is due. Fires once: a timer already fired or cancelled is ignored."""

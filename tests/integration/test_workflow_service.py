@@ -15,10 +15,10 @@ from support.queues import RecordingQueue
 
 from server.db import Database
 from server.handlers import HandlerRegistry
-from server.models import HistoryRecord, Incident, Instance, Job, Timer, UserTask
+from server.models import HistoryRecord, Incident, Instance, Job, OutboxRecord, Timer, UserTask
 from server.runner import InProcessRunner
 from server.services.errors import Conflict, InvalidInput, NotFound
-from server.services.workflow import Workflow
+from server.services.workflow import JobResult, Workflow
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -265,6 +265,49 @@ async def test_a_job_result_delivered_twice_is_applied_once(
     ]
     assert len(completed) == 1
     assert await count(migrated_db, Job, col(Job.step_id) == "inventory_check") == 1
+
+
+async def test_a_batch_of_job_results_is_one_transaction_applied_once_each(
+    workflow: Workflow, queue: RecordingQueue, migrated_db: Database
+) -> None:
+    first = await order(workflow, 10, "ORDER-A")
+    second = await order(workflow, 20, "ORDER-B")
+    for instance in (first, second):
+        await workflow.job_finished(queue.job("validate_order", instance.id), variables={})
+    checks = [queue.job(step, first.id) for step in CHECKS]
+    other = queue.job("inventory_check", second.id)
+    handed_over = len(queue.jobs)
+    async with migrated_db.reading() as session:
+        outbox_before = int((await session.exec(select(func.count(col(OutboxRecord.id))))).one())
+
+    results = [JobResult(job_id, variables={}) for job_id in [*checks, other]]
+    results.append(JobResult(checks[0], variables={}))  # delivered twice: applied once
+    new_jobs = await workflow.jobs_finished(results)
+
+    # the three branches joined: the first order ships; the other order's check is done
+    assert [(j.instance_id, j.step_id) for j in new_jobs] == [(first.id, "ship_order")]
+    assert len(queue.jobs) == handed_over, "the new jobs are the caller's to hand over"
+    assert (
+        await count(migrated_db, Job, col(Job.id).in_([*checks, other]), col(Job.status) == "done")
+        == 4
+    )
+    done = [
+        h.step_id or "" for h in await history(migrated_db, first.id) if h.type == "job_completed"
+    ]
+    assert sorted(done) == sorted(["validate_order", *CHECKS])
+    async with migrated_db.reading() as session:
+        outbox = int((await session.exec(select(func.count(col(OutboxRecord.id))))).one())
+    assert outbox - outbox_before == 2, "one outbox row per instance of the batch"
+
+
+async def test_a_batch_skips_results_of_ended_instances(
+    workflow: Workflow, queue: RecordingQueue, migrated_db: Database
+) -> None:
+    instance = await order(workflow, 10)
+    job_id = queue.job("validate_order")
+    await workflow.cancel(instance.id or 0, reason="test", actor="alice")
+    assert await workflow.jobs_finished([JobResult(job_id, variables={})]) == []
+    assert await status(migrated_db, instance.id) == "cancelled"
 
 
 async def test_a_suspended_instance_holds_its_work_until_resumed(
