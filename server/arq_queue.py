@@ -98,17 +98,12 @@ class ArqQueue:
         if not entries:
             return
         now = self.clock()
-        results = await asyncio.gather(
-            *(
-                self._enqueue(function, row_id, key, when, now)
-                for function, row_id, key, when in entries
-            ),
-            return_exceptions=True,
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
-        for error in failed:
-            if not isinstance(error, RedisError | OSError):
-                raise error
+        failed: list[BaseException] = []
+        # a task group, not gather: cancelled, it waits until every enqueue has let go of its
+        # pipeline (WATCH holds a connection), so no pipeline outlives a closed pool
+        async with asyncio.TaskGroup() as group:
+            for function, row_id, key, when in entries:
+                group.create_task(self._enqueue(function, row_id, key, when, now, failed))
         if failed:
             log.warning(
                 "arq: %d of %d enqueues failed, the sweeper will enqueue them again: %s",
@@ -118,15 +113,25 @@ class ArqQueue:
             )
 
     async def _enqueue(
-        self, function: str, row_id: int | None, key: str, when: datetime, now: datetime
+        self,
+        function: str,
+        row_id: int | None,
+        key: str,
+        when: datetime,
+        now: datetime,
+        failed: list[BaseException],
     ) -> None:
-        job = await self.pool.enqueue_job(
-            function,
-            row_id,
-            _job_id=key,
-            _queue_name=self.queue_name,
-            _defer_until=when if when > now else None,
-        )
+        try:
+            job = await self.pool.enqueue_job(
+                function,
+                row_id,
+                _job_id=key,
+                _queue_name=self.queue_name,
+                _defer_until=when if when > now else None,
+            )
+        except (RedisError, OSError) as error:
+            failed.append(error)
+            return
         if job is not None:
             self.enqueued += 1
 

@@ -82,10 +82,11 @@ class _Opened:
 
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     sweeper: asyncio.Task[None] | None = None
+    stop_sweeping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def close(self) -> None:
         if self.sweeper is not None:
-            self.sweeper.cancel()
+            self.stop_sweeping.set()
             await asyncio.gather(self.sweeper, return_exceptions=True)
         for close in reversed(self.closers):
             try:
@@ -125,7 +126,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     opened.closers.append(relay.stop)
     runtime = Runtime(workflow, executor, arq, settings.worker_sweep_interval)
     ctx[RUNTIME] = runtime
-    opened.sweeper = asyncio.create_task(sweep_forever(runtime), name="worker-sweeper")
+    opened.sweeper = asyncio.create_task(
+        sweep_forever(runtime, opened.stop_sweeping), name="worker-sweeper"
+    )
     log.info(
         "worker ready: queue %s, handlers %s, eager %s",
         arq.queue_name,
