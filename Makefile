@@ -31,7 +31,7 @@ export UV_SYSTEM_CERTS ?= true
 
 EXAMPLES := $(wildcard examples/*.json examples/*.yaml examples/*.yml)
 
-.PHONY: help bootstrap test lint fmt typecheck bench-engine bench-service schema-json validate-examples \
+.PHONY: help bootstrap test lint fmt typecheck bench bench-engine bench-service schema-json validate-examples \
 	migrate-up migrate-down run clean distclean
 
 help: ## Show this help
@@ -73,6 +73,9 @@ bench-engine: $(STAMP) ## Run the engine benchmark (tests/performance/bench_engi
 
 bench-service: $(STAMP) ## Service benchmark on PostgreSQL: start latency, page queries over 100k instances
 	$(BIN)/python tests/performance/bench_service.py
+
+bench: $(STAMP) ## Production shape (PostgreSQL + Redis, 1 API + 1 worker): orders/s, step latency, timer lateness, fan-out
+	$(BIN)/python tests/performance/bench_distributed.py $(BENCH_ARGS)
 
 schema-json: $(STAMP) ## Regenerate engine/definition.schema.json
 	$(BIN)/workflow-engine json-schema --output engine/definition.schema.json
