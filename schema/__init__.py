@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from schema import definitions, external_tasks, instances, subscriptions, tasks
 from schema.context import OperationLoaders
 from schema.errors import mask_errors
+from schema.fanout import SharedEventExecutor
 
 MAX_DEPTH = 10  # instances > edges > node > tasks > instance > definition > versions is 7
 MAX_ALIASES = 30
@@ -39,6 +40,7 @@ def build_schema() -> strawberry.Schema:
         query=query,
         mutation=mutation,
         subscription=subscriptions.Subscription,
+        execution_context_class=SharedEventExecutor,  # one execution per event (schema.fanout)
         # factories: a fresh extension per operation (the caches themselves are shared,
         # module-level LRU caches keyed by size)
         extensions=[

@@ -38,6 +38,7 @@ from strawberry.types import ExecutionResult
 from engine import DefinitionInvalid, load_definition_text
 from schema import schema as graphql_schema
 from schema.context import make_context
+from schema.fanout import EncodedResults
 from server import migrations, rest
 from server.arq_queue import ArqQueue
 from server.db import Database
@@ -310,6 +311,12 @@ class GraphQLView(GraphQL[Any, None]):
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.make_context = make_context
+        self.encoded = EncodedResults()  # an event's result, shared by its subscribers
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A subscription event's ``data`` is encoded once for all who receive it."""
+        encoded = self.encoded.encode(data)
+        return super().encode_json(data) if encoded is None else encoded
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
