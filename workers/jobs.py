@@ -14,7 +14,7 @@ starts. The rest goes to arq. A worker that dies mid-chain leaves pending rows, 
 sweeper enqueues again.
 
 Group commit. Results that finish while a transaction of this worker is in flight wait for it
-and are then applied together, in one transaction (``Workflow.jobs_finished``): one commit and
+and are then applied together, in one transaction (``Workflow.apply_batch``): one commit and
 one write of each table for the lot, instead of one of each per step. Under load the batches
 grow by themselves; alone, a result waits for nobody.
 """
@@ -35,7 +35,7 @@ from sqlmodel import col, select
 from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
 from server.models import Instance, Job, Timer, utcnow
 from server.services.transitions import RUNNING
-from server.services.workflow import JobQueue, JobResult, Workflow
+from server.services.workflow import JobQueue, JobResult, TimerDue, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -204,9 +204,14 @@ class Executor:
             result = JobResult(
                 work.id, failure=(outcome.message, outcome.error_code, outcome.retryable)
             )
-        new_jobs = await self.batcher.finish(result, work.context.instance_id)
+        await self.report(result, work.context.instance_id)
+
+    async def report(self, item: JobResult | TimerDue, instance_id: int | None) -> None:
+        """Apply ``item`` with the batch it falls in, then hand over the new jobs it gets
+        here, in this arq job's chain: run inline or enqueued."""
+        new_jobs = await self.batcher.finish(item, instance_id)
         if new_jobs:
-            await self.submit(new_jobs)  # here, in this job's chain: run inline or enqueue
+            await self.submit(new_jobs)
 
     def _warn_cut(self, work: Work, left: float) -> None:
         """A step timeout longer than the arq job's is cut (else arq would cancel the job
@@ -233,17 +238,18 @@ class ResultBatcher:
     def __init__(self, workflow: Workflow, *, max_batch: int = 64, in_flight: int = 2) -> None:
         self.workflow = workflow
         self.max_batch = max_batch
-        self._waiting: list[tuple[JobResult, int, asyncio.Future[list[Job]]]] = []
+        self._waiting: list[tuple[JobResult | TimerDue, int | None, asyncio.Future[list[Job]]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
         self._in_flight = in_flight
         self.batches = 0  # transactions made (for measurements and tests)
         self.results = 0
 
-    async def finish(self, result: JobResult, instance_id: int) -> list[Job]:
-        """Apply ``result`` (of a job of ``instance_id``); returns the new jobs of that
-        instance that its batch created (the caller runs or enqueues them)."""
+    async def finish(self, item: JobResult | TimerDue, instance_id: int | None) -> list[Job]:
+        """Apply ``item`` (of ``instance_id``, when known); returns new jobs its batch created
+        for the caller to run or enqueue: those of its instance, and for the first item of a
+        batch also those of no item's instance (a timer's: its instance is not known here)."""
         future: asyncio.Future[list[Job]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((result, instance_id, future))
+        self._waiting.append((item, instance_id, future))
         if len(self._flushers) < self._in_flight:
             task = asyncio.create_task(self._flush(), name="result-batcher")
             self._flushers.add(task)
@@ -255,25 +261,36 @@ class ResultBatcher:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: len(batch)]
             try:
-                jobs = await self.workflow.jobs_finished([result for result, _, _ in batch])
+                jobs = await self.workflow.apply_batch([item for item, _, _ in batch])
             except Exception:
                 log.warning("a batch of %d results failed; applying them one by one", len(batch))
-                for result, _, future in batch:
+                for item, _, future in batch:
                     try:
-                        mine = await self.workflow.jobs_finished([result])
+                        mine = await self.workflow.apply_batch([item])
                     except Exception as error:
-                        future.set_exception(error)
+                        if not future.done():  # its waiter may have been cancelled
+                            future.set_exception(error)
                     else:
-                        future.set_result(mine)
+                        if not future.done():
+                            future.set_result(mine)
                 continue
             self.batches += 1
             self.results += len(batch)
-            by_instance: dict[int, list[Job]] = {}
+            by_instance: dict[int | None, list[Job]] = {}
+            known = {instance_id for _, instance_id, _ in batch}
             for job in jobs:
-                by_instance.setdefault(job.instance_id, []).append(job)
+                owner = job.instance_id if job.instance_id in known else None
+                by_instance.setdefault(owner, []).append(job)
+            first = True
             for _, instance_id, future in batch:
-                # the first result of an instance takes its new jobs; the others get none
-                future.set_result(by_instance.pop(instance_id, []))
+                # any chain of this worker may run a job: the first item of an instance takes
+                # its instance's, the batch's first item also those nobody else claims
+                mine = by_instance.pop(instance_id, []) if instance_id is not None else []
+                if first:
+                    mine += by_instance.pop(None, [])
+                    first = False
+                if not future.done():  # a cancelled waiter's jobs stay pending: swept later
+                    future.set_result(mine)
 
 
 @dataclass
@@ -309,7 +326,7 @@ async def fire_timer(ctx: dict[str, Any], timer_id: int) -> str:
     runtime: Runtime = ctx[RUNTIME]
 
     async def first(chain: Chain) -> None:
-        await runtime.workflow.fire_timer(timer_id)
+        await runtime.executor.report(TimerDue(timer_id), None)
 
     ran = await runtime.executor.chained(first)
     return f"fired, {ran} jobs inline"

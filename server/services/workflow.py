@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import union, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -75,6 +75,13 @@ class JobResult:
     job_id: int
     variables: dict[str, Any] | None = None
     failure: tuple[str, str | None, bool] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    """A timer a worker found due (its deferred arq job ran)."""
+
+    timer_id: int
 
 
 @dataclass
@@ -367,19 +374,24 @@ class Workflow:
                 return  # stays pending: resume hands it over again
             await self._finish_job(unit, instance, job, JobResult(job_id, variables, failure))
 
-    async def jobs_finished(self, results: Sequence[JobResult]) -> list[Job]:
-        """Several job results in ONE transaction, each applied as ``job_finished`` applies
-        one (once; a result no longer current is ignored). A batch pays for one commit and
-        writes the rows of all its transitions together, which is what lets a worker keep up
-        with many short steps; every transition is still durable before its next step runs.
+    async def apply_batch(self, items: Sequence[JobResult | TimerDue]) -> list[Job]:
+        """Several job results and due timers in ONE transaction, each applied as
+        ``job_finished`` / ``fire_timer`` apply one (once; what is no longer current is
+        ignored). A batch pays for one commit and writes the rows of all its transitions
+        together, which is what lets a worker keep up with many short steps and many timers;
+        every transition is still durable before its next step runs.
 
         The new jobs are returned, not handed over: the worker runs those it can at once and
         enqueues the rest. Timers and events are handed over as usual. If the batch fails,
-        nothing of it is applied (the caller may apply its results one by one)."""
+        nothing of it is applied (the caller may apply its items one by one)."""
+        job_ids = sorted({i.job_id for i in items if isinstance(i, JobResult)})
+        timer_ids = sorted({i.timer_id for i in items if isinstance(i, TimerDue)})
         async with self.unit(keep_jobs=True) as unit:
             session = unit.session
-            ids = sorted({r.job_id for r in results})
-            owners = select(Job.instance_id).where(col(Job.id).in_(ids))
+            owners = union(
+                select(Job.instance_id).where(col(Job.id).in_(job_ids)),
+                select(Timer.instance_id).where(col(Timer.id).in_(timer_ids)),
+            )
             locked = await session.exec(
                 select(Instance)
                 .where(col(Instance.id).in_(owners))
@@ -388,22 +400,38 @@ class Workflow:
                 .execution_options(populate_existing=True)
             )
             instances = {instance.id: instance for instance in locked}
+            # read after the lock: only then are they current
+            fresh = {"populate_existing": True}
             jobs = {
                 job.id: job
                 for job in await session.exec(
-                    select(Job)
-                    .where(col(Job.id).in_(ids))
-                    .execution_options(populate_existing=True)
+                    select(Job).where(col(Job.id).in_(job_ids)).execution_options(**fresh)
                 )
             }
-            for result in results:
-                job = jobs.get(result.job_id)
-                instance = None if job is None else instances.get(job.instance_id)
-                if job is None or instance is None or job.status != "pending":
+            timers = {
+                timer.id: timer
+                for timer in await session.exec(
+                    select(Timer).where(col(Timer.id).in_(timer_ids)).execution_options(**fresh)
+                )
+            }
+            for item in items:
+                row = (
+                    jobs.get(item.job_id)
+                    if isinstance(item, JobResult)
+                    else timers.get(item.timer_id)
+                )
+                instance = None if row is None else instances.get(row.instance_id)
+                if row is None or instance is None or row.status != "pending":
                     continue
                 if instance.status != RUNNING:  # ended: ignored; suspended: stays pending
                     continue
-                await self._finish_job(unit, instance, job, result)
+                if isinstance(row, Job):
+                    assert isinstance(item, JobResult)
+                    await self._finish_job(unit, instance, row, item)
+                else:
+                    row.status = "fired"
+                    event = ev.TimerFired(row.key)
+                    await self._apply(unit, instance, event, actor=None, stale_ok=True)
         return unit.after.jobs
 
     async def _finish_job(

@@ -18,7 +18,7 @@ from server.handlers import HandlerRegistry
 from server.models import HistoryRecord, Incident, Instance, Job, OutboxRecord, Timer, UserTask
 from server.runner import InProcessRunner
 from server.services.errors import Conflict, InvalidInput, NotFound
-from server.services.workflow import JobResult, Workflow
+from server.services.workflow import JobResult, TimerDue, Workflow
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -282,7 +282,7 @@ async def test_a_batch_of_job_results_is_one_transaction_applied_once_each(
 
     results = [JobResult(job_id, variables={}) for job_id in [*checks, other]]
     results.append(JobResult(checks[0], variables={}))  # delivered twice: applied once
-    new_jobs = await workflow.jobs_finished(results)
+    new_jobs = await workflow.apply_batch(results)
 
     # the three branches joined: the first order ships; the other order's check is done
     assert [(j.instance_id, j.step_id) for j in new_jobs] == [(first.id, "ship_order")]
@@ -300,13 +300,34 @@ async def test_a_batch_of_job_results_is_one_transaction_applied_once_each(
     assert outbox - outbox_before == 2, "one outbox row per instance of the batch"
 
 
+async def test_a_batch_fires_a_timer_once_beside_job_results(
+    workflow: Workflow, queue: RecordingQueue, migrated_db: Database
+) -> None:
+    waiting = await order(workflow, 5000, "ORDER-BIG")
+    small = await order(workflow, 10, "ORDER-SMALL")
+    await workflow.job_finished(queue.job("validate_order", waiting.id), variables={})
+    [timer] = queue.timers
+    assert timer.id is not None
+    batch: list[JobResult | TimerDue] = [
+        TimerDue(timer.id),
+        JobResult(queue.job("validate_order", small.id), variables={}),
+        TimerDue(timer.id),  # delivered twice: fires once
+    ]
+    new_jobs = await workflow.apply_batch(batch)
+    assert [(j.instance_id, j.step_id) for j in new_jobs] == [(small.id, step) for step in CHECKS]
+    fired = [h for h in await history(migrated_db, waiting.id) if h.type == "timer_fired"]
+    assert len(fired) == 1
+    [escalation] = await open_tasks(migrated_db, waiting.id)
+    assert escalation.step_id == "escalate_to_manager"
+
+
 async def test_a_batch_skips_results_of_ended_instances(
     workflow: Workflow, queue: RecordingQueue, migrated_db: Database
 ) -> None:
     instance = await order(workflow, 10)
     job_id = queue.job("validate_order")
     await workflow.cancel(instance.id or 0, reason="test", actor="alice")
-    assert await workflow.jobs_finished([JobResult(job_id, variables={})]) == []
+    assert await workflow.apply_batch([JobResult(job_id, variables={})]) == []
     assert await status(migrated_db, instance.id) == "cancelled"
 
 
