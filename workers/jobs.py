@@ -40,6 +40,8 @@ from server.services.workflow import JobQueue, JobResult, TimerDue, Workflow
 log = logging.getLogger(__name__)
 
 RUNTIME: Final = "workflow_runtime"  # the key of the Runtime in arq's ctx
+#: Rows of each kind one sweep hands over at most (the next sweep takes the rest).
+SWEEP_LIMIT: Final = 10_000
 #: Time kept, out of an arq job's timeout, for reporting the last result: this much, at most a
 #: fifth of the timeout.
 REPORT_MARGIN_SECONDS: Final = 5.0
@@ -366,7 +368,7 @@ async def sweep(runtime: Runtime) -> tuple[int, int]:
     now = runtime.workflow.clock()
     interval = timedelta(seconds=runtime.sweep_interval)
     horizon, recent = now + interval, now - interval
-    jobs, timers = await runtime.workflow.due_work()
+    jobs, timers = await runtime.workflow.due_work(until=horizon, limit=SWEEP_LIMIT)
     jobs = [j for j in jobs if j.run_at <= recent or now < j.run_at <= horizon]
     timers = [t for t in timers if t.due_at <= horizon]
     await runtime.queue.submit(jobs)

@@ -463,30 +463,36 @@ class Workflow:
             timer.status = "fired"
             await self._apply(unit, instance, ev.TimerFired(timer.key), actor=None, stale_ok=True)
 
-    async def due_work(self) -> tuple[list[Job], list[Timer]]:
-        """Pending jobs and timers of running instances: what a restarted runner (or the
-        sweeper) hands over again."""
+    async def due_work(
+        self, *, until: datetime | None = None, limit: int | None = None
+    ) -> tuple[list[Job], list[Timer]]:
+        """Pending jobs and timers of running instances, soonest first: what a restarted
+        runner (or the sweeper) hands over again. ``until``: only those due by then (a sweeper
+        looks one interval ahead, not at every timer of the next month); ``limit`` of each."""
+        jobs_query = (
+            select(Job)
+            .join(Instance, col(Instance.id) == col(Job.instance_id))
+            .where(
+                col(Job.status) == "pending",
+                col(Job.external).is_(False),
+                col(Instance.status) == RUNNING,
+            )
+            .order_by(col(Job.run_at))
+            .limit(limit)
+        )
+        timers_query = (
+            select(Timer)
+            .join(Instance, col(Instance.id) == col(Timer.instance_id))
+            .where(col(Timer.status) == "pending", col(Instance.status) == RUNNING)
+            .order_by(col(Timer.due_at))
+            .limit(limit)
+        )
+        if until is not None:
+            jobs_query = jobs_query.where(col(Job.run_at) <= until)
+            timers_query = timers_query.where(col(Timer.due_at) <= until)
         async with self.db.reading() as session:
-            jobs = list(
-                await session.exec(
-                    select(Job)
-                    .join(Instance, col(Instance.id) == col(Job.instance_id))
-                    .where(
-                        col(Job.status) == "pending",
-                        col(Job.external).is_(False),
-                        col(Instance.status) == RUNNING,
-                    )
-                    .order_by(col(Job.run_at))
-                )
-            )
-            timers = list(
-                await session.exec(
-                    select(Timer)
-                    .join(Instance, col(Instance.id) == col(Timer.instance_id))
-                    .where(col(Timer.status) == "pending", col(Instance.status) == RUNNING)
-                    .order_by(col(Timer.due_at))
-                )
-            )
+            jobs = list(await session.exec(jobs_query))
+            timers = list(await session.exec(timers_query))
         return jobs, timers
 
     async def close_stale(self) -> int:
