@@ -615,7 +615,8 @@ def example_service_tasks() -> list[tuple[str, str, str | None]]:
             load_definition_text(path.read_text(encoding="utf-8"), filename=path.name)
         )
         for step in definition.steps.values():
-            if isinstance(step, ServiceTaskStep):
+            # an external task's handler lives outside the engine: a client fetches it
+            if isinstance(step, ServiceTaskStep) and not step.external:
                 found.append((f"{path.name}:{step.id}", step.service_name, step.method))
     return found
 
