@@ -5,6 +5,12 @@ Each row is enqueued under a deterministic arq job id (``<prefix>:job:<id>``,
 processes) queues it once while it is queued or running. Work that is not due yet is a
 deferred arq job (``_defer_until``): a retry's backoff, a timer's due time.
 
+Timers due later than ``SOON`` are grouped: one deferred arq job per 100 ms of due times
+(``<prefix>:timers:<ms>``) fires every timer of its slot, read from the database, in batches.
+Ten thousand timers are then a few hundred arq jobs, not ten thousand polls, pickles and
+locks. A timer due sooner gets a job of its own: a slot's job may be running already, and
+would not see it.
+
 Redis is not the source of truth: a row is pending in the database first, and the workers'
 sweeper enqueues pending rows again (after a Redis restart, a FLUSHALL, a failed enqueue).
 That is why a failed enqueue is logged, not raised: the transaction has committed already,
@@ -15,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
@@ -28,6 +35,9 @@ log = logging.getLogger(__name__)
 #: The arq function names (workers.jobs registers functions under these names).
 RUN_JOB = "run_job"
 FIRE_TIMER = "fire_timer"
+FIRE_TIMERS = "fire_timers"  # every timer due by the end of one slot
+SLOT_MS = 100
+SOON = timedelta(seconds=1)
 
 
 def queue_name(prefix: str) -> str:
@@ -40,6 +50,19 @@ def job_key(prefix: str, job_id: int) -> str:
 
 def timer_key(prefix: str, timer_id: int) -> str:
     return f"{prefix}:timer:{timer_id}"
+
+
+def slot_key(prefix: str, slot_ms: int) -> str:
+    return f"{prefix}:timers:{slot_ms}"
+
+
+def slot_of(due_at: datetime) -> int:
+    """The end of the 100 ms slot of ``due_at``, in epoch milliseconds."""
+    return math.ceil(due_at.timestamp() * 1000 / SLOT_MS) * SLOT_MS
+
+
+def slot_time(slot_ms: int) -> datetime:
+    return datetime.fromtimestamp(slot_ms / 1000, UTC)
 
 
 class ArqQueue:
@@ -88,8 +111,12 @@ class ArqQueue:
         )
 
     async def schedule(self, timers: Sequence[Timer]) -> None:
+        soon = self.clock() + SOON
+        alone = [t for t in timers if t.due_at <= soon]
+        slots = sorted({slot_of(t.due_at) for t in timers if t.due_at > soon})
         await self._enqueue_all(
-            [(FIRE_TIMER, t.id, timer_key(self.prefix, _id(t.id)), t.due_at) for t in timers]
+            [(FIRE_TIMER, t.id, timer_key(self.prefix, _id(t.id)), t.due_at) for t in alone]
+            + [(FIRE_TIMERS, ms, slot_key(self.prefix, ms), slot_time(ms)) for ms in slots]
         )
 
     # --- enqueueing ---------------------------------------------------------------------

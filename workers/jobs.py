@@ -27,7 +27,7 @@ import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlmodel import col, select
@@ -40,6 +40,8 @@ from server.services.workflow import JobQueue, JobResult, TimerDue, Workflow
 log = logging.getLogger(__name__)
 
 RUNTIME: Final = "workflow_runtime"  # the key of the Runtime in arq's ctx
+#: Timers one slot job reads at a time (and hands to the batcher together).
+TIMERS_PER_ROUND: Final = 500
 #: Rows of each kind one sweep hands over at most (the next sweep takes the rest).
 SWEEP_LIMIT: Final = 10_000
 #: Time kept, out of an arq job's timeout, for reporting the last result: this much, at most a
@@ -332,6 +334,31 @@ async def fire_timer(ctx: dict[str, Any], timer_id: int) -> str:
 
     ran = await runtime.executor.chained(first)
     return f"fired, {ran} jobs inline"
+
+
+async def fire_timers(ctx: dict[str, Any], slot_ms: int) -> str:
+    """Fire every timer due by the end of the slot ``slot_ms`` (epoch ms): the timers that
+    ``ArqQueue.schedule`` grouped into this slot, and any earlier one still pending. They go
+    through the batcher together: a few transactions for the whole slot."""
+    runtime: Runtime = ctx[RUNTIME]
+    until = datetime.fromtimestamp(slot_ms / 1000, UTC)
+    fired = 0
+
+    async def first(chain: Chain) -> None:
+        nonlocal fired
+        while due := await runtime.workflow.timers_due(until, TIMERS_PER_ROUND):
+            reports = [runtime.executor.report(TimerDue(t), i) for t, i in due]
+            outcomes = await asyncio.gather(*reports, return_exceptions=True)
+            fired += len(due)
+            if failed := [o for o in outcomes if isinstance(o, Exception)]:
+                # they stay pending: the sweeper hands them over again
+                log.warning("%d timers of slot %s failed: %s", len(failed), slot_ms, failed[0])
+                return
+            if len(due) < TIMERS_PER_ROUND:
+                return
+
+    ran = await runtime.executor.chained(first)
+    return f"{fired} timers, {ran} jobs inline"
 
 
 async def _pending_work(workflow: Workflow, job_id: int) -> Work | None:

@@ -21,14 +21,22 @@ from typing import Any, Final, cast
 from arq.connections import RedisSettings
 from arq.worker import Function, Worker, func
 
-from server.arq_queue import FIRE_TIMER, RUN_JOB, ArqQueue, queue_name
+from server.arq_queue import FIRE_TIMER, FIRE_TIMERS, RUN_JOB, ArqQueue, queue_name
 from server.db import Database
 from server.http_service import HttpService, handler_registry
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
 from server.services.workflow import Workflow
 from server.settings import Settings
-from workers.jobs import RUNTIME, Executor, Runtime, fire_timer, run_job, sweep_forever
+from workers.jobs import (
+    RUNTIME,
+    Executor,
+    Runtime,
+    fire_timer,
+    fire_timers,
+    run_job,
+    sweep_forever,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,7 @@ def worker_settings(settings: Settings, *, handlers: Iterable[object] = ()) -> d
         # (a job whose report failed); max_tries: arq re-runs a job its worker died in
         func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=3),
         func(fire_timer, name=FIRE_TIMER, timeout=timeout, keep_result=0, max_tries=3),
+        func(fire_timers, name=FIRE_TIMERS, timeout=timeout, keep_result=0, max_tries=3),
     ]
     return {
         "functions": functions,

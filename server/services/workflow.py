@@ -495,6 +495,23 @@ class Workflow:
             timers = list(await session.exec(timers_query))
         return jobs, timers
 
+    async def timers_due(self, until: datetime, limit: int) -> list[tuple[int, int]]:
+        """(timer id, instance id) of pending timers of running instances due by ``until``,
+        soonest first."""
+        async with self.db.reading() as session:
+            rows = await session.exec(
+                select(Timer.id, Timer.instance_id)
+                .join(Instance, col(Instance.id) == col(Timer.instance_id))
+                .where(
+                    col(Timer.status) == "pending",
+                    col(Timer.due_at) <= until,
+                    col(Instance.status) == RUNNING,
+                )
+                .order_by(col(Timer.due_at))
+                .limit(limit)
+            )
+            return [(int(timer_id or 0), instance_id) for timer_id, instance_id in rows]
+
     async def close_stale(self) -> int:
         """Mark pending jobs of ended instances cancelled (left by a crash); returns how many."""
         async with self.db.transaction() as session:

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.app import open_resources
-from server.arq_queue import ArqQueue
+from server.arq_queue import ArqQueue, queue_name
 from server.db import Database
 from server.handlers import TaskContext, service
 from server.models import HistoryRecord, Incident, Instance, Job, Timer
@@ -271,6 +271,31 @@ async def test_a_timer_fires_once_with_two_workers(
     fired = await rows(migrated_db, HistoryRecord, col(HistoryRecord.type) == "timer_fired")
     assert len(fired) == 1
     assert calls.count == {"after": 1}
+
+
+async def test_later_timers_share_slot_jobs_and_each_fires_once(
+    api: Workflow, settings: Settings, migrated_db: Database, redis_url: str, redis_prefix: str
+) -> None:
+    """Timers due later than a second are grouped by 100 ms slot: one arq job per slot fires
+    them all, once each, with two workers polling."""
+    calls = Calls()
+    wait = {"id": "wait", "type": "timer_event", "config": {"duration": "2s"}, "next": ["after"]}
+    await deploy(api, definition("later", wait, task("after", "Test", "count", "end"), END))
+    started = [await api.start(key="later") for _ in range(12)]
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        queued = await client.zrange(queue_name(redis_prefix), 0, -1)
+    finally:
+        await client.aclose()
+    slots = {key.decode() for key in queued if b":timers:" in key}
+    assert slots and len(slots) < len(started), "12 timers, fewer slot jobs"
+    assert not [key for key in queued if b":timer:" in key], "no timer has a job of its own"
+    async with worker(settings, *calls.handlers()), worker(settings, *calls.handlers()):
+        for instance in started:
+            await wait_for(migrated_db, instance.id, "completed")
+    fired = await rows(migrated_db, HistoryRecord, col(HistoryRecord.type) == "timer_fired")
+    assert len(fired) == len(started)
+    assert calls.count == {"after": len(started)}
 
 
 # --- Redis loses everything -----------------------------------------------------------------
