@@ -87,7 +87,12 @@ def _when(*, nullable: bool = False) -> Any:
 
 
 class User(SQLModel, table=True):
-    """A person who works on tasks (groups are the tasks' candidate groups)."""
+    """A person who works on tasks (groups are the tasks' candidate groups).
+
+    ``password_hash`` is an argon2id hash (None: the user cannot log in with a password, e.g.
+    one known only through an external OIDC issuer). ``token_version`` is copied into every
+    access token and compared on each request: bumping it (disabling, logout everywhere)
+    revokes all of the user's access tokens at once, without a list of revoked token ids."""
 
     __tablename__ = "users"
 
@@ -95,6 +100,31 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=150, unique=True)
     display_name: str = Field(default="", max_length=200)
     groups: list[str] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = _when()
+    password_hash: str | None = Field(default=None, max_length=255)
+    roles: list[str] = Field(default_factory=list, sa_type=JSONType)
+    disabled: bool = False
+    token_version: int = 0
+    updated_at: datetime | None = _when(nullable=True)
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token, stored only as its SHA-256 (a database leak gives no usable token).
+
+    Tokens of one login share a ``family_id`` (the session): refreshing revokes the token used
+    and issues its successor (``replaced_by``); presenting a revoked token that had a
+    successor is a reuse (a stolen copy, or the thief's) and revokes the whole family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id", "revoked_at"),)
+
+    id: int | None = _id()
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = _fk("users.id")
+    family_id: str = Field(max_length=32)
+    expires_at: datetime = _when()
+    revoked_at: datetime | None = _when(nullable=True)
+    replaced_by: int | None = Field(default=None, sa_type=ID, nullable=True)
     created_at: datetime = _when()
 
 
