@@ -61,12 +61,56 @@ class Settings(BaseSettings):
         "arq job, when it has their handlers (each transition still commits first)",
     )
 
+    # --- authentication (server/auth) ---------------------------------------------------------
+    jwt_issuer: str = Field(
+        "workflow-engine", min_length=1, description="`iss` of the access tokens this server issues"
+    )
+    jwt_audience: str = Field(
+        "workflow-engine", min_length=1, description="`aud` the access tokens must carry"
+    )
+    jwt_private_key_file: Path | None = Field(
+        None,
+        description="PEM private key (RSA: RS256, P-256 EC: ES256) to sign access tokens with; "
+        "unset: HS256 with JWT_SECRET",
+    )
+    access_token_minutes: int = Field(15, ge=1, le=1440, description="Access token lifetime")
+    refresh_token_days: int = Field(14, ge=1, le=365, description="Refresh token lifetime")
+    auth_revocation_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a process trusts that a user is enabled and a session not logged "
+        "out before reading it again (0: every request): the delay of revocation elsewhere",
+    )
+    oidc_issuer: str | None = Field(
+        None, description="An external OpenID Connect issuer whose access tokens are accepted"
+    )
+    oidc_jwks_url: str | None = Field(
+        None, description="Its JWKS; unset: found by discovery at OIDC_ISSUER/.well-known/..."
+    )
+    oidc_audience: str | None = Field(None, description="`aud` of its tokens (JWT_AUDIENCE)")
+    oidc_roles_claim: str = Field(
+        "roles", description="Dotted path of the roles claim (Keycloak: realm_access.roles)"
+    )
+    oidc_groups_claim: str = "groups"
+    oidc_username_claim: str = "preferred_username"
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to open websockets (and for CORS), comma-separated; "
+        "empty: only clients that send no Origin (not browsers)",
+    )
+    login_max_failures_per_user: int = Field(5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(20, ge=1, le=100_000)
+    login_failure_window_seconds: int = Field(
+        300, ge=1, le=86_400, description="Failed logins count within this sliding window"
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("handler_modules", mode="before")
+    @field_validator("handler_modules", "allowed_origins", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
