@@ -38,13 +38,16 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import FunctionType
-from typing import Any, Final, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, cast
 
 import anyio
 import anyio.to_thread
 
 from engine.commands import RunServiceTask
 from engine.events import ServiceTaskCompleted, ServiceTaskFailed
+
+if TYPE_CHECKING:
+    from server.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,20 @@ class TaskContext:
     def idempotency_key(self) -> str:
         """Stable across re-deliveries of this attempt; a retry (a new attempt) gets a new one."""
         return f"{self.instance_id}:{self.job_id}"
+
+    @classmethod
+    def from_job(cls, job: Job) -> TaskContext:
+        """The context of a job row (the variables copied: the row belongs to its session)."""
+        return cls(
+            variables=dict(job.variables),
+            instance_id=job.instance_id,
+            job_id=job.key,
+            step_id=job.step_id,
+            service_name=job.service_name,
+            method=job.method,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+        )
 
     @classmethod
     def from_command(cls, instance_id: int, command: RunServiceTask) -> TaskContext:

@@ -70,16 +70,7 @@ class InProcessRunner:
                 id=job.id,
                 run_at=job.run_at,
                 timeout_seconds=job.timeout_seconds,
-                context=TaskContext(
-                    variables=dict(job.variables),
-                    instance_id=job.instance_id,
-                    job_id=job.key,
-                    step_id=job.step_id,
-                    service_name=job.service_name,
-                    method=job.method,
-                    attempt=job.attempt,
-                    max_attempts=job.max_attempts,
-                ),
+                context=TaskContext.from_job(job),
             )
             self._spawn(("job", job.id), self._run_job(spec))
 

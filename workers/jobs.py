@@ -61,18 +61,7 @@ class Work:
     def of(cls, job: Job) -> Work:
         assert job.id is not None
         return cls(
-            id=job.id,
-            timeout_seconds=job.timeout_seconds,
-            context=TaskContext(
-                variables=dict(job.variables),
-                instance_id=job.instance_id,
-                job_id=job.key,
-                step_id=job.step_id,
-                service_name=job.service_name,
-                method=job.method,
-                attempt=job.attempt,
-                max_attempts=job.max_attempts,
-            ),
+            id=job.id, timeout_seconds=job.timeout_seconds, context=TaskContext.from_job(job)
         )
 
 
