@@ -10,6 +10,8 @@ server's RSA public key: the RSA key is never offered to HMAC. The claims ``exp`
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -153,6 +155,30 @@ def _claim_error(claim: str | None) -> AuthError:
     if claim == "iss":
         return AuthError("invalid_issuer", "the token comes from an unknown issuer")
     return AuthError("invalid_token", f"the token has an invalid claim ({claim or '?'})")
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The header of a token, NOT verified: only to choose which verifier to use."""
+    return _unverified_part(token, 0)
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The ``iss`` of a token, NOT verified: only to choose which verifier to use; the one
+    chosen checks the issuer again with the signature."""
+    issuer = _unverified_part(token, 1).get("iss")
+    return issuer if isinstance(issuer, str) else None
+
+
+def _unverified_part(token: str, index: int) -> dict[str, Any]:
+    parts = token.split(".") if isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH else []
+    if len(parts) != 3:
+        return {}
+    try:
+        segment = parts[index]
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _string_list(value: object) -> list[str]:
