@@ -2,9 +2,9 @@
 
 ``serve`` runs the HTTP service (``--demo``: with the examples and their demo handlers),
 ``worker`` runs an arq worker (service tasks and timers, with REDIS_URL), ``migrate`` brings the
-configured database to the latest schema, ``deploy`` stores definition files. ``validate`` and
-``json-schema`` need only the engine: the first checks definition files the way a deploy will,
-the second prints the language's JSON Schema for editors.
+configured database to the latest schema, ``deploy`` stores definition files, ``users`` manages
+who logs in. ``validate`` and ``json-schema`` need only the engine: the first checks definition
+files the way a deploy will, the second prints the language's JSON Schema for editors.
 
 The database is DATABASE_URL's, else the embedded SQLite file (SQLITE_PATH).
 """
@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +25,7 @@ from engine import DefinitionInvalid, Problem, compile_definition, load_definiti
 from engine.definition import definition_json_schema
 
 if TYPE_CHECKING:
+    from server.auth.users import UserInfo, Users
     from server.models import Job, Timer
     from server.settings import Settings
 
@@ -312,6 +314,115 @@ async def _deploy(files: list[Path]) -> bool:
     finally:
         await db.close()
     return failed
+
+
+users_app = typer.Typer(
+    name="users",
+    help="Users who log in: create one (the first admin too), disable, enable, list.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="Login name", show_default=False)],
+    role: Annotated[
+        list[str],
+        typer.Option("--role", "-r", help="admin, designer, operator or user (repeat for several)"),
+    ],
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="A group (tasks' candidate groups); repeatable"),
+    ] = None,
+    display_name: Annotated[str, typer.Option(help="Name shown to people")] = "",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of stdin (scripts), not a prompt",
+        ),
+    ] = False,
+) -> None:
+    """Create a user with a password (asked for twice, unless --password-stdin).
+
+    The password never goes on the command line, where ps and shell history would show it.
+    """
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _users(
+        lambda users: users.create(
+            username, password, role, groups=group or (), display_name=display_name
+        ),
+        "created",
+    )
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(show_default=False)]) -> None:
+    """Disable a user: they cannot log in, and every token they hold stops working."""
+    _users(lambda users: users.disable(username), "disabled")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(show_default=False)]) -> None:
+    """Enable a disabled user again (they log in anew)."""
+    _users(lambda users: users.enable(username), "enabled")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user: name, roles, groups, and whether disabled."""
+
+    async def each(users: Users) -> None:
+        for user in await users.list():
+            state = " (disabled)" if user.disabled else ""
+            groups = ",".join(user.groups) or "-"
+            typer.echo(f"{user.username}\troles={','.join(user.roles)}\tgroups={groups}{state}")
+
+    asyncio.run(_with_users(each))
+
+
+def _users(change: Callable[[Users], Awaitable[UserInfo]], done: str) -> None:
+    from server.services.errors import InvalidInput, ServiceError
+
+    async def run(users: Users) -> None:
+        user = await change(users)
+        roles = ",".join(user.roles)
+        typer.secho(f"{done} {user.username} (id {user.id}, roles {roles})", fg="green")
+
+    try:
+        asyncio.run(_with_users(run))
+    except InvalidInput as error:
+        typer.secho(f"not {done}: {len(error.problems)} problem(s)", fg="red", err=True)
+        for p in error.problems:
+            typer.echo(f"  {p.path}: {p.message} [{p.code}]", err=True)
+        raise typer.Exit(1) from error
+    except ServiceError as error:
+        typer.secho(f"not {done}: {error.message}", fg="red", err=True)
+        raise typer.Exit(1) from error
+
+
+async def _with_users(work: Callable[[Users], Awaitable[None]]) -> None:
+    from server.app import DatabaseNotAtHead, prepare_database
+    from server.auth.passwords import Passwords
+    from server.auth.users import Users
+    from server.db import Database
+    from server.settings import Settings
+
+    settings = Settings()
+    try:
+        await prepare_database(settings)
+    except DatabaseNotAtHead as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    db = Database(settings.sqlalchemy_url)
+    try:
+        await work(Users(db, Passwords()))
+    finally:
+        await db.close()
 
 
 def _where(embedded: bool, url: str) -> str:
