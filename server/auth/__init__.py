@@ -8,6 +8,7 @@
 - ``sessions``: login, refresh with rotation and reuse detection, logout, and the per-request
   check that a token's user is still enabled and its session not logged out.
 - ``users``: creating, disabling and listing users.
+- ``origins``: the websocket handshake's Origin check.
 
 Configuration comes in as plain values and dataclasses from the composition root; nothing here
 reads the settings.

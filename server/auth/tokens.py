@@ -91,6 +91,19 @@ class SigningKey:
         return {"keys": [{**public, "kid": self.kid, "alg": self.algorithm, "use": "sig"}]}
 
 
+def signing_key(secret: str | None, private_key_pem: bytes | None) -> SigningKey:
+    """The key the server signs with: the PEM key file's if given, else JWT_SECRET's (HS256).
+    Neither: the server must not start (there is no default secret, outside the demo)."""
+    if private_key_pem is not None:
+        return SigningKey.from_pem(private_key_pem)
+    if secret:
+        return SigningKey.hs256(secret)
+    raise KeyConfigError(
+        "no key to sign access tokens with: set JWT_SECRET (HS256, at least 32 bytes) or "
+        "JWT_PRIVATE_KEY_FILE (an RSA or P-256 PEM private key)"
+    )
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     """What a verified access token says. ``token_version`` and ``session_id`` are None for

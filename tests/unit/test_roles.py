@@ -1,10 +1,12 @@
-"""Roles grant permissions, defined once; unknown role names grant nothing."""
+"""Roles grant permissions, defined once; unknown role names grant nothing. Also the two small
+start-up and handshake rules: the signing key (no default) and websocket origins."""
 
 from __future__ import annotations
 
 import pytest
 
 from server.auth.errors import AuthError
+from server.auth.origins import origin_allowed
 from server.auth.roles import (
     ROLE_PERMISSIONS,
     Permission,
@@ -14,6 +16,7 @@ from server.auth.roles import (
     parse_roles,
     require,
 )
+from server.auth.tokens import KeyConfigError, signing_key
 
 P = Permission
 
@@ -63,3 +66,23 @@ def test_require_raises_forbidden() -> None:
 
 def test_unknown_role_names_are_ignored() -> None:
     assert parse_roles(["admin", "offline_access", "ADMIN", ""]) == {Role.ADMIN}
+
+
+def test_websocket_origins() -> None:
+    allowed = ["https://app.example", "http://localhost:5173/"]
+    assert origin_allowed(None, allowed)  # not a browser
+    assert origin_allowed("https://APP.example", allowed)
+    assert origin_allowed("http://localhost:5173", allowed)
+    assert not origin_allowed("https://evil.example", allowed)
+    assert not origin_allowed("https://app.example.evil.example", allowed)
+    assert not origin_allowed("null", allowed)
+    assert not origin_allowed("https://app.example", [])
+    assert origin_allowed("https://any.example", ["*"]) and not origin_allowed("null", ["*"])
+
+
+def test_the_signing_key_comes_from_the_key_file_or_the_secret_and_there_is_no_default() -> None:
+    assert signing_key("s" * 32, None).algorithm == "HS256"
+    with pytest.raises(KeyConfigError, match="set JWT_SECRET"):
+        signing_key(None, None)
+    with pytest.raises(KeyConfigError, match="set JWT_SECRET"):
+        signing_key("", None)
