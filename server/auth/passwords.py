@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anyio
 import anyio.to_thread
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
@@ -25,22 +26,24 @@ class Verified:
 
 
 class Passwords:
-    """Hash and verify with one argon2id configuration (cheaper ones only in tests)."""
+    """Hash and verify with one argon2id configuration (cheaper ones only in tests).
 
-    def __init__(self, hasher: Argon2Hasher | None = None) -> None:
+    At most ``max_concurrent`` hashes run at once: each takes 64 MiB with the default
+    parameters, and a burst of logins must not take the process's memory with it (others wait
+    their turn; the throttle bounds how many a client can send)."""
+
+    def __init__(self, hasher: Argon2Hasher | None = None, *, max_concurrent: int = 4) -> None:
         self._hash = PasswordHash((hasher or Argon2Hasher(),))
         self._dummy: str | None = None
-
-    def hash_sync(self, password: str) -> str:
-        return self._hash.hash(password)
+        self._limiter = anyio.CapacityLimiter(max_concurrent)
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hash.hash, password)
+        return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=self._limiter)
 
     async def verify(self, password: str, stored: str | None) -> Verified:
         """Check ``password`` against ``stored`` (None: no user or no password, then a dummy
         hash is checked for the same cost and the answer is no)."""
-        return await anyio.to_thread.run_sync(self._verify, password, stored)
+        return await anyio.to_thread.run_sync(self._verify, password, stored, limiter=self._limiter)
 
     def _verify(self, password: str, stored: str | None) -> Verified:
         if len(password) > MAX_LENGTH:
