@@ -105,6 +105,16 @@ class Settings(BaseSettings):
         300, ge=1, le=86_400, description="Failed logins count within this sliding window"
     )
 
+    # --- encryption at rest of sensitive variables (server/crypto.py, server/keys.py) ----------
+    encryption_keys: SecretStr | None = Field(
+        None,
+        description="AES-256 keys for sensitive variables, `kid1:base64key,kid2:base64key`: "
+        "the first seals new values, all of them open old ones (rotation)",
+    )
+    encryption_key_file: Path | None = Field(
+        None, description="A file holding ENCRYPTION_KEYS' text (e.g. a mounted secret)"
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
