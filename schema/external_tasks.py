@@ -67,7 +67,7 @@ class ExternalTask:
             instance_id=job.instance_id,
             business_key=found.business_key,
             definition_key=found.definition_key,
-            variables=JSON(job.variables),
+            variables=JSON(found.variables),
             attempt=job.attempt,
             max_attempts=job.max_attempts,
             idempotency_key=found.idempotency_key,

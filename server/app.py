@@ -43,6 +43,7 @@ from server import migrations, rest
 from server.arq_queue import ArqQueue
 from server.db import Database
 from server.http_service import close_builtins, handler_registry
+from server.keys import vault_from_settings
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
 from server.runner import InProcessRunner
@@ -121,7 +122,8 @@ async def open_resources(
     bus = make_bus(settings)  # Redis pub/sub with REDIS_URL, else in memory
     counters = CounterFeed(db, bus.hub)  # one per process, shared by every dashboard
     relay = OutboxRelay(db, bus)
-    workflow = Workflow(db, runner, publisher=relay)
+    vault = vault_from_settings(settings)  # keys of sensitive variables (server/keys.py)
+    workflow = Workflow(db, runner, publisher=relay, vault=vault)
     if isinstance(runner, InProcessRunner):
         runner.bind(workflow)
     try:

@@ -274,6 +274,7 @@ class _NoQueue:
 async def _deploy(files: list[Path]) -> bool:
     from server.app import DatabaseNotAtHead, prepare_database
     from server.db import Database
+    from server.keys import vault_from_settings
     from server.services.errors import InvalidInput
     from server.services.workflow import Workflow
     from server.settings import Settings
@@ -285,7 +286,7 @@ async def _deploy(files: list[Path]) -> bool:
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from error
     db = Database(settings.sqlalchemy_url)
-    workflow = Workflow(db, _NoQueue())
+    workflow = Workflow(db, _NoQueue(), vault=vault_from_settings(settings))
     failed = False
     try:
         for path in files:

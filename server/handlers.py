@@ -47,6 +47,7 @@ from engine.commands import RunServiceTask
 from engine.events import ServiceTaskCompleted, ServiceTaskFailed
 
 if TYPE_CHECKING:
+    from server.crypto import Vault
     from server.models import Job
 
 logger = logging.getLogger(__name__)
@@ -92,10 +93,11 @@ class TaskContext:
         return f"{self.instance_id}:{self.job_id}"
 
     @classmethod
-    def from_job(cls, job: Job) -> TaskContext:
-        """The context of a job row (the variables copied: the row belongs to its session)."""
+    def from_job(cls, job: Job, vault: Vault) -> TaskContext:
+        """The context of a job row: its variables copied (the row belongs to its session),
+        sensitive ones decrypted (the handler needs the real value; the row keeps them sealed)."""
         return cls(
-            variables=dict(job.variables),
+            variables=vault.open(job.instance_id, job.variables),
             instance_id=job.instance_id,
             job_id=job.key,
             step_id=job.step_id,

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from engine import Problem
+from server.crypto import masked
 from server.db import Database
 from server.models import Definition, Instance, UserTask
 from server.services import definitions, queries
@@ -91,7 +92,7 @@ def instance_json(row: Instance) -> dict[str, Any]:
         "process_definition_key": row.definition_key,
         "business_key": row.business_key,
         "status": row.status,
-        "variables": row.variables,
+        "variables": masked(row.variables),  # sensitive: "***" (see schema/instances.py)
         "started_at": _when(row.started_at),
         "updated_at": _when(row.updated_at),
         "ended_at": _when(row.ended_at),

@@ -70,7 +70,7 @@ class InProcessRunner:
                 id=job.id,
                 run_at=job.run_at,
                 timeout_seconds=job.timeout_seconds,
-                context=TaskContext.from_job(job),
+                context=TaskContext.from_job(job, self.workflow.vault),
             )
             self._spawn(("job", job.id), self._run_job(spec))
 

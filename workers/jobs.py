@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from sqlmodel import col, select
 
+from server.crypto import Vault
 from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
 from server.models import Instance, Job, Timer, utcnow
 from server.services.transitions import RUNNING
@@ -58,11 +59,10 @@ class Work:
     context: TaskContext
 
     @classmethod
-    def of(cls, job: Job) -> Work:
+    def of(cls, job: Job, vault: Vault) -> Work:
         assert job.id is not None
-        return cls(
-            id=job.id, timeout_seconds=job.timeout_seconds, context=TaskContext.from_job(job)
-        )
+        context = TaskContext.from_job(job, vault)
+        return cls(id=job.id, timeout_seconds=job.timeout_seconds, context=context)
 
 
 class Chain:
@@ -85,7 +85,7 @@ class Chain:
             or not self.executor.can_run(job.service_name, job.method)
         ):
             return False
-        work = Work.of(job)
+        work = Work.of(job, self.executor.workflow.vault)
         self.group.create_task(self.executor.run_inline(work, self), name=f"job-{job.id}")
         return True
 
@@ -366,7 +366,7 @@ async def _pending_work(workflow: Workflow, job_id: int) -> Work | None:
     job, status = row
     if job.status != "pending" or job.external or status != RUNNING:
         return None
-    return Work.of(job)
+    return Work.of(job, workflow.vault)
 
 
 # --- the sweeper ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from arq.worker import Function, Worker, func
 from server.arq_queue import FIRE_TIMER, FIRE_TIMERS, RUN_JOB, ArqQueue, queue_name
 from server.db import Database
 from server.http_service import HttpService, handler_registry
+from server.keys import vault_from_settings
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
 from server.services.workflow import Workflow
@@ -129,7 +130,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         eager=settings.worker_eager,
         concurrency=settings.worker_concurrency,
     )
-    workflow = Workflow(db, executor, publisher=relay)
+    workflow = Workflow(db, executor, publisher=relay, vault=vault_from_settings(settings))
     executor.bind(workflow)
     await relay.start()
     opened.closers.append(relay.stop)

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine import CompiledDefinition, DefinitionInvalid, compile_definition
+from engine import CompiledDefinition, DefinitionInvalid, Problem, compile_definition
 from server.models import Definition
 from server.services.errors import InvalidInput, NotFound
 
@@ -60,13 +60,34 @@ def content_hash(source: dict[str, Any]) -> str:
 
 
 async def deploy(
-    session: AsyncSession, source: Any, *, actor: str | None, now: datetime
+    session: AsyncSession,
+    source: Any,
+    *,
+    actor: str | None,
+    now: datetime,
+    can_encrypt: bool = True,
 ) -> Deployed:
-    """Validate and store a new version (or return the identical one already stored)."""
+    """Validate and store a new version (or return the identical one already stored).
+
+    ``can_encrypt``: False when no encryption key is configured; a definition with
+    ``sensitive`` variables is then refused, rather than its values stored in plaintext."""
     try:
         compiled = compile_definition(source)
     except DefinitionInvalid as error:
         raise InvalidInput(error.problems, code="definition_invalid") from error
+    if compiled.sensitive and not can_encrypt:
+        raise InvalidInput(
+            [
+                Problem(
+                    f"variables.{name}.sensitive",
+                    "encryption_not_configured",
+                    "sensitive variables are encrypted at rest, and no encryption key is "
+                    "configured (ENCRYPTION_KEYS)",
+                )
+                for name in sorted(compiled.sensitive)
+            ],
+            code="encryption_not_configured",
+        )
     stored = compiled.to_json()
     digest = content_hash(stored)
     existing = (

@@ -24,6 +24,7 @@ from sqlalchemy import case, update
 from sqlmodel import col, select
 
 from engine import Problem
+from server.crypto import masked
 from server.models import Instance, Job
 from server.services.errors import Conflict, InvalidInput, NotFound
 from server.services.transitions import ENDED, RUNNING, SUSPENDED
@@ -46,11 +47,14 @@ class TopicRequest:
 @dataclass(frozen=True, slots=True)
 class ExternalJob:
     """An external job as a client sees it: everything a worker needs to do the work and
-    report back (``job.variables`` are the step's input)."""
+    report back. ``variables`` are the step's input: sensitive ones decrypted for the worker
+    that fetched and locked the job, ``***`` in any other answer (``job.variables`` is the row's
+    sealed form)."""
 
     job: Job
     business_key: str | None
     definition_key: str
+    variables: dict[str, Any]
 
     @property
     def idempotency_key(self) -> str:
@@ -114,7 +118,11 @@ class ExternalTasks:
                 )
             }
         jobs.sort(key=lambda j: (j.run_at, j.id or 0))
-        return [ExternalJob(j, *keys[j.instance_id]) for j in jobs]
+        vault = self.workflow.vault  # the worker holding the lock needs the real values
+        return [
+            ExternalJob(j, *keys[j.instance_id], vault.open(j.instance_id, j.variables))
+            for j in jobs
+        ]
 
     async def extend_lock(self, job_id: int, worker_id: str, duration: timedelta) -> ExternalJob:
         """Hold a job longer: locked until ``duration`` from now (not added to the old end)."""
@@ -165,7 +173,10 @@ class ExternalTasks:
                     .where(col(Job.id) == job_id, col(Job.external).is_(True))
                 )
             ).first()
-        return None if found is None else ExternalJob(*found)
+        if found is None:
+            return None
+        job, business_key, definition_key = found
+        return ExternalJob(job, business_key, definition_key, masked(job.variables))
 
     async def _report(
         self,

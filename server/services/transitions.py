@@ -30,6 +30,7 @@ from engine import (
 )
 from engine import commands as cmd
 from engine import events as ev
+from server.crypto import KeyUnavailable, Vault
 from server.models import (
     Definition,
     HistoryRecord,
@@ -49,6 +50,25 @@ from server.services.errors import Conflict, InvalidInput, NotFound
 RUNNING = "running"
 SUSPENDED = "suspended"
 ENDED = frozenset({"completed", "failed", "cancelled"})
+
+
+def sealed(
+    vault: Vault, instance_id: int, values: dict[str, Any], names: frozenset[str]
+) -> dict[str, Any]:
+    """``values`` with the sensitive ones encrypted (as written to a row); without a key, a
+    clear error instead of plaintext at rest."""
+    if not names:
+        return values
+    try:
+        return vault.seal(instance_id, values, names)
+    except KeyUnavailable as error:
+        raise _no_key(error) from error
+
+
+def _no_key(error: KeyUnavailable) -> Conflict:
+    return Conflict(
+        f"this definition has sensitive variables and {error}", code="encryption_not_configured"
+    )
 
 
 @dataclass
@@ -72,8 +92,10 @@ class Transitions:
         actor: str | None,
         changes: Changes | None = None,
         after: AfterCommit | None = None,
+        vault: Vault | None = None,
     ) -> None:
         self.session = session
+        self.vault = Vault() if vault is None else vault
         self.cache = cache
         self.now = now
         self.actor = actor
@@ -121,10 +143,14 @@ class Transitions:
             parent_id=None if parent is None else parent.id,
             parent_child_key=parent_child_key,
         )
-        self._set_state(instance, decision.state)  # inserted whole: no UPDATE after the INSERT
+        sensitive = compiled.sensitive
+        if not sensitive:
+            self._set_state(instance, decision.state, sensitive)  # inserted whole: no UPDATE
         self.session.add(instance)
         await self.session.flush()  # the id: rows below refer to it
-        await self._write(instance, decision, state_set=True)
+        if sensitive:  # the id is the ciphertexts' associated data: the state follows the INSERT
+            self._set_state(instance, decision.state, sensitive)
+        await self._write(instance, decision, sensitive, state_set=True)
         await self._run_followups()
         return instance
 
@@ -152,9 +178,15 @@ class Transitions:
         if instance.status in ENDED:
             raise Conflict(f"instance {instance.id} is {instance.status}", code="instance_ended")
         compiled = await self.cache.by_id(self.session, instance.definition_id)
-        state = InstanceState.from_json(instance.state)
-        decision = self._decide(compiled, state, event)
-        await self._write(instance, decision)
+        stored = instance.state
+        if compiled.sensitive:
+            assert instance.id is not None
+            try:
+                stored = self.vault.open_state(instance.id, stored)
+            except KeyUnavailable as error:
+                raise _no_key(error) from error
+        decision = self._decide(compiled, InstanceState.from_json(stored), event)
+        await self._write(instance, decision, compiled.sensitive)
         return decision
 
     async def _run_followups(self) -> None:
@@ -164,9 +196,18 @@ class Transitions:
 
     # --- writing a decision -------------------------------------------------------------
 
-    def _set_state(self, instance: Instance, state: InstanceState) -> None:
-        instance.state = state.to_json()
-        instance.variables = dict(state.variables)
+    def _set_state(
+        self, instance: Instance, state: InstanceState, sensitive: frozenset[str]
+    ) -> None:
+        data = state.to_json()
+        if sensitive:
+            assert instance.id is not None
+            try:
+                data = self.vault.seal_state(instance.id, data, sensitive)
+            except KeyUnavailable as error:
+                raise _no_key(error) from error
+        instance.state = data
+        instance.variables = dict(data["variables"])
         instance.seq = state.seq
         instance.lock_version += 1
         instance.updated_at = self.now
@@ -175,11 +216,16 @@ class Transitions:
             instance.ended_at = self.now
 
     async def _write(
-        self, instance: Instance, decision: Decision, *, state_set: bool = False
+        self,
+        instance: Instance,
+        decision: Decision,
+        sensitive: frozenset[str],
+        *,
+        state_set: bool = False,
     ) -> None:
         assert instance.id is not None
         if not state_set:
-            self._set_state(instance, decision.state)
+            self._set_state(instance, decision.state, sensitive)
         self.changes.instance(instance)
         for h in decision.history:
             record = HistoryRecord(
@@ -195,9 +241,11 @@ class Transitions:
             self.session.add(record)
             self.changes.history(instance.id, record)
         for command in decision.commands:
-            await self._carry_out(instance, command)
+            await self._carry_out(instance, command, sensitive)
 
-    async def _carry_out(self, instance: Instance, c: cmd.Command) -> None:  # noqa: C901
+    async def _carry_out(  # noqa: C901
+        self, instance: Instance, c: cmd.Command, sensitive: frozenset[str]
+    ) -> None:
         assert instance.id is not None
         iid = instance.id
         match c:
@@ -209,7 +257,7 @@ class Transitions:
                     step_id=c.step_id,
                     service_name=c.service_name,
                     method=c.method,
-                    variables=c.variables,
+                    variables=sealed(self.vault, iid, c.variables, sensitive),
                     attempt=c.attempt,
                     max_attempts=c.max_attempts,
                     timeout_seconds=c.timeout_seconds,

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine import events as ev
+from server.crypto import Vault
 from server.db import Database
 from server.models import (
     Incident,
@@ -43,6 +44,7 @@ from server.services.transitions import (
     Transitions,
     lock_instance,
     lock_instance_of,
+    sealed,
 )
 
 
@@ -103,12 +105,16 @@ class Workflow:
         publisher: Publisher | None = None,
         cache: definitions.DefinitionCache | None = None,
         clock: Callable[[], datetime] = utcnow,
+        vault: Vault | None = None,
     ) -> None:
+        """``vault``: the keys of sensitive variables (``server.keys`` builds it from the
+        settings); without one, definitions with sensitive variables are not deployed."""
         self.db = db
         self.queue = queue
         self.publisher = publisher or _Unpublished()
         self.cache = cache or definitions.DefinitionCache()
         self.clock = clock
+        self.vault = Vault() if vault is None else vault
 
     @asynccontextmanager
     async def unit(self, *, keep_jobs: bool = False) -> AsyncIterator[Unit]:
@@ -140,13 +146,16 @@ class Workflow:
             actor=actor,
             changes=unit.changes,
             after=unit.after,
+            vault=self.vault,
         )
 
     # --- definitions --------------------------------------------------------------------
 
     async def deploy(self, source: Any, *, actor: str | None = None) -> definitions.Deployed:
         async with self.db.transaction() as session:
-            return await definitions.deploy(session, source, actor=actor, now=self.clock())
+            return await definitions.deploy(
+                session, source, actor=actor, now=self.clock(), can_encrypt=self.vault.enabled
+            )
 
     # --- instances ----------------------------------------------------------------------
 
@@ -300,7 +309,8 @@ class Workflow:
             task.status = "completed"
             task.completed_at = now
             task.completed_by = actor
-            task.outcome = variables or {}
+            compiled = await self.cache.by_id(session, instance.definition_id)
+            task.outcome = sealed(self.vault, task.instance_id, variables or {}, compiled.sensitive)
             unit.changes.task(task)
         return task
 

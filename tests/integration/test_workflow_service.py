@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import col, func, select
 from support.queues import RecordingQueue
 
+from server.crypto import Vault
 from server.db import Database
 from server.handlers import HandlerRegistry
 from server.models import HistoryRecord, Incident, Instance, Job, OutboxRecord, Timer, UserTask
@@ -49,7 +50,8 @@ def demo_runner() -> InProcessRunner:
 @pytest.fixture
 async def running(migrated_db: Database) -> AsyncIterator[tuple[Workflow, InProcessRunner]]:
     runner = demo_runner()
-    workflow = Workflow(migrated_db, runner)
+    # a key: examples/ have sensitive variables (kyc-check's id_document)
+    workflow = Workflow(migrated_db, runner, vault=Vault({"test": bytes(32)}))
     runner.bind(workflow)
     await runner.start()
     yield workflow, runner
