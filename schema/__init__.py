@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from schema import definitions, external_tasks, instances, subscriptions, tasks
 from schema.context import OperationLoaders
+from schema.cost import cost_rule
 from schema.errors import mask_errors
 from schema.fanout import SharedEventExecutor
 
@@ -25,7 +26,11 @@ CACHE_SIZE = 256
 # and QueryDepthLimiter / MaxAliasesLimiter build new classes each time they are constructed,
 # so as per-operation factories they made every request miss the cache and validate again
 # (about 4.6 ms of a 50-task page, measured with make bench-service).
-LIMITS: list[type[ASTValidationRule]] = [alias_rule(MAX_ALIASES), depth_rule(MAX_DEPTH, None, None)]
+LIMITS: list[type[ASTValidationRule]] = [
+    alias_rule(MAX_ALIASES),
+    depth_rule(MAX_DEPTH, None, None),
+    cost_rule(),
+]
 
 
 def build_schema() -> strawberry.Schema:
