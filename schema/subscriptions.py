@@ -73,32 +73,47 @@ class _Seen(OrderedDict[int, tuple[int, str]]):
 # --- one instance's events ------------------------------------------------------------------
 
 _HistoryKey = tuple[int, int, int]  # (id of the database, instance id, after seq)
-_reading: dict[_HistoryKey, asyncio.Task[feeds.InstanceHistory]] = {}
+_running: dict[_HistoryKey, asyncio.Task[feeds.InstanceHistory]] = {}
+_joinable: dict[_HistoryKey, asyncio.Task[feeds.InstanceHistory]] = {}
 
 
 async def _shared_history(db: Database, instance_id: int, after_seq: int) -> feeds.InstanceHistory:
-    """``feeds.instance_history``, one query for all who ask the same in one turn of the loop.
+    """``feeds.instance_history``, one query for all who ask the same while one runs.
 
     Thousands of subscribers opening on one instance at once (a deploy, a reconnect storm)
     otherwise each read the same page: measured, 10,000 subscribers exhausted the database
-    pool and timed out. A read may only be joined until it starts: every reader subscribed to
-    the hub before asking, so the page is read after all their subscriptions and nothing
-    falls between it and their live events. Readers only read the shared page.
+    pool and timed out. One read of a page runs at a time; whoever asks meanwhile joins the
+    next one, which starts when it ends. A read is joined only until it starts: every reader
+    subscribed to the hub before asking, so the page is read after all their subscriptions
+    and nothing falls between it and their live events. Readers only read the shared page.
     """
-    key = (id(db), instance_id, after_seq)  # the db is alive while its read is pending
-    reading = _reading.get(key)
+    key = (id(db), instance_id, after_seq)  # the db is alive while its reads are
+    reading = _joinable.get(key)
     if reading is None:
-        reading = asyncio.create_task(_read_history(key, db, instance_id, after_seq))
-        _reading[key] = reading
+        reading = asyncio.create_task(
+            _read_history(key, _running.get(key), db, instance_id, after_seq)
+        )
+        _joinable[key] = reading
         reading.add_done_callback(_retrieved)
     return await asyncio.shield(reading)  # one reader leaving does not cancel the others'
 
 
 async def _read_history(
-    key: _HistoryKey, db: Database, instance_id: int, after_seq: int
+    key: _HistoryKey,
+    previous: asyncio.Task[feeds.InstanceHistory] | None,
+    db: Database,
+    instance_id: int,
+    after_seq: int,
 ) -> feeds.InstanceHistory:
-    del _reading[key]  # closed to newcomers: they may have subscribed after the read starts
-    return await feeds.instance_history(db, instance_id, after_seq)
+    if previous is not None:
+        await asyncio.wait([previous])
+    this = _joinable.pop(key)  # closed to newcomers: they may have subscribed after it starts
+    _running[key] = this
+    try:
+        return await feeds.instance_history(db, instance_id, after_seq)
+    finally:
+        if _running.get(key) is this:
+            del _running[key]
 
 
 def _retrieved(done: asyncio.Task[feeds.InstanceHistory]) -> None:
