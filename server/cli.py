@@ -167,9 +167,9 @@ def serve(
         host=host,
         port=port if port is not None else settings.server_port,
         log_level=settings.log_level,
-        # Live feeds hold thousands of websockets: per-message deflate keeps a zlib context
-        # per socket (about 64 KB more each, where browsers offer it) to compress events of a
-        # few hundred bytes; measured with it off, see docs/subscriptions.md.
+        # Live feeds hold thousands of websockets: per-message deflate keeps zlib contexts per
+        # socket (the websockets library: ~64 KB per idle connection with it, ~14 KB without,
+        # shared/LIBRARIES.md) to compress events of a few hundred bytes. Off.
         ws_per_message_deflate=False,
         # The kernel caps it at net.core.somaxconn. uvicorn's 2048 overflowed when 10,000
         # subscribers connected at once: the dropped handshakes failed ("no valid HTTP
