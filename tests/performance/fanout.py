@@ -26,6 +26,7 @@ import httpx
 import websockets
 
 PER_PROCESS = 2500
+READY_TIMEOUT_SECONDS = 300
 EVENTS = 10
 PAUSE_SECONDS = 1.5  # between events: each is measured on its own, not queued behind another
 SUBSCRIPTION = """subscription Events($id: Int!) {
@@ -88,7 +89,12 @@ async def client(url: str, count: int, instance: int, events: int) -> None:
         tasks.append(asyncio.create_task(subscriber(url, instance, arrivals[i], readies[i])))
         if i % 100 == 99:
             await asyncio.sleep(0.05)  # do not flood the server's accept backlog
-    await asyncio.gather(*(r.wait() for r in readies))
+    waiting = [asyncio.create_task(r.wait()) for r in readies]
+    async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+        while not all(w.done() for w in waiting):
+            if failed := [t for t in tasks if t.done() and t.exception()]:
+                raise RuntimeError(f"{len(failed)} subscribers failed: {failed[0].exception()}")
+            await asyncio.sleep(0.1)
     print("ready", flush=True)
     deadline = time.time() + events * (PAUSE_SECONDS + 5) + 60
     while time.time() < deadline and any(len(a) < events for a in arrivals):
