@@ -1,22 +1,23 @@
 """The GraphQL schema: one module per domain, merged here.
 
-``schema`` is what the app serves; ``schema.context.make_context`` builds the context of
-each operation.
+``schema`` is the full schema (the SDL export, tests); the app builds its own with
+``build_schema(introspection=..., max_batch=...)`` from its settings. ``schema.context.
+make_context`` builds the context of each operation.
 """
 
 from __future__ import annotations
 
-import strawberry
-from graphql.validation import ASTValidationRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema import definitions, external_tasks, instances, subscriptions, tasks
 from schema.context import OperationLoaders
 from schema.cost import cost_rule
-from schema.errors import mask_errors
+from schema.errors import Schema, mask_errors
 from schema.fanout import SharedEventExecutor
 
 MAX_DEPTH = 10  # instances > edges > node > tasks > instance > definition > versions is 7
@@ -31,9 +32,17 @@ LIMITS: list[type[ASTValidationRule]] = [
     depth_rule(MAX_DEPTH, None, None),
     cost_rule(),
 ]
+# Without introspection (production's default): `__schema` and `__type` are refused at
+# validation; `__typename` stays (clients need it for unions). A constant list too, for the cache.
+LIMITS_WITHOUT_INTROSPECTION: list[type[ASTValidationRule]] = [
+    *LIMITS,
+    NoSchemaIntrospectionCustomRule,
+]
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, max_batch: int = 0) -> Schema:
+    """The schema; ``introspection=False`` refuses introspection queries; ``max_batch`` > 0
+    accepts HTTP requests that are a JSON array of up to that many operations (0: refused)."""
     query = merge_types(
         "Query", (definitions.Query, instances.Query, tasks.Query, external_tasks.Query)
     )
@@ -41,7 +50,9 @@ def build_schema() -> strawberry.Schema:
         "Mutation",
         (definitions.Mutation, instances.Mutation, tasks.Mutation, external_tasks.Mutation),
     )
-    return strawberry.Schema(
+    rules = LIMITS if introspection else LIMITS_WITHOUT_INTROSPECTION
+    batching = BatchingConfig(max_operations=max_batch) if max_batch > 0 else None
+    return Schema(
         query=query,
         mutation=mutation,
         subscription=subscriptions.Subscription,
@@ -51,10 +62,11 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
-            lambda: AddValidationRules(LIMITS),
+            lambda: AddValidationRules(rules),
             mask_errors,
             OperationLoaders,  # loaders per operation, also on a long-lived websocket
         ],
+        config=StrawberryConfig(batching_config=batching),
     )
 
 

@@ -6,23 +6,30 @@
 - A bad argument of a query (a cursor this API did not give out, a page size out of range) is
   a GraphQL error with the service's message and ``extensions.code``, as the GraphQL spec
   treats wrong arguments.
-- Anything else is a bug: logged with its traceback (strawberry's ``process_errors``) and
-  answered as a GraphQL error whose message is only "internal error" (``MaskErrors``).
+- Anything else is a bug: logged with its traceback and the request id, and answered as a
+  GraphQL error that says only ``internal error`` with ``extensions`` ``{"code":
+  "internal_error", "requestId": ...}``: the id finds the traceback in the server's log, and
+  nothing of the exception (class, message, SQL, paths) reaches the client.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 from engine import Problem as EngineProblem
+from server.request_id import current_request_id, new_request_id
 from server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 INTERNAL_ERROR = "internal error"
+INTERNAL_ERROR_CODE = "internal_error"
+log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="One thing wrong with an input, located by a JSON path.")
@@ -110,5 +117,40 @@ def _unexpected(error: GraphQLError) -> bool:
     return True
 
 
+class MaskInternalErrors(MaskErrors):
+    """Logs an unexpected error with its traceback and request id, and hands the client only
+    the masked error carrying the same id."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        # outside any request (a test's schema.execute) an id is made, so log and error match
+        request_id = current_request_id() or new_request_id()
+        original = error.original_error
+        log.error(
+            "internal error (request %s) at %s: %s",
+            request_id,
+            ".".join(str(p) for p in error.path or ()) or "(no path)",
+            f"{type(original).__name__}: {original}",
+            exc_info=original,
+        )
+        return GraphQLError(
+            INTERNAL_ERROR,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": INTERNAL_ERROR_CODE, "requestId": request_id},
+        )
+
+
 def mask_errors() -> MaskErrors:
-    return MaskErrors(should_mask_error=_unexpected, error_message=INTERNAL_ERROR)
+    return MaskInternalErrors(should_mask_error=_unexpected, error_message=INTERNAL_ERROR)
+
+
+class Schema(strawberry.Schema):
+    """strawberry's schema, leaving unexpected errors to ``MaskInternalErrors`` to log (once,
+    with the request id); the others are logged by strawberry as before."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        super().process_errors([e for e in errors if not _unexpected(e)], execution_context)

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException as RequestRefused  # what strawberry's views raise
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -36,7 +37,7 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
 from engine import DefinitionInvalid, load_definition_text
-from schema import schema as graphql_schema
+from schema import build_schema
 from schema.context import make_context
 from schema.fanout import EncodedResults
 from server import migrations, rest
@@ -46,6 +47,7 @@ from server.http_service import close_builtins, handler_registry
 from server.keys import vault_from_settings
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
+from server.request_id import RequestIdMiddleware, current_request_id, scope_request_id
 from server.runner import InProcessRunner
 from server.services.errors import InvalidInput
 from server.services.feeds import CounterFeed
@@ -85,6 +87,10 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
     """
     settings = settings or Settings()
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *rest.routes]
+    # per app: introspection and batching are settings (the module's `schema` keeps both on)
+    graphql_schema = build_schema(
+        introspection=settings.introspection, max_batch=settings.graphql_max_batch
+    )
     view = GraphQLView(graphql_schema, make_context=make_context)
     routes += [Route("/graphql", view), WebSocketRoute("/graphql", view)]
 
@@ -98,7 +104,10 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
-        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
+        middleware=[
+            Middleware(RequestIdMiddleware),  # first: its id is in every later log line
+            Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+        ],
     )
     app.state.settings = settings
     return app
@@ -216,8 +225,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return rest.error_response(500, "internal_error", "internal error (logged on the server)")
+    # Starlette runs this outside the middleware (the context variable is reset by then): the
+    # id is read from the scope, and the header set here
+    request_id = scope_request_id(request.scope) or current_request_id() or "-"
+    log.error(
+        "unhandled error (request %s) on %s %s",
+        request_id,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    message = f"internal error (logged on the server as request {request_id})"
+    # REST's error shape stays as it is: the id is in the message and the X-Request-ID header
+    return rest.error_response(500, "internal_error", message, headers={"X-Request-ID": request_id})
 
 
 class BodyLimit:
@@ -299,6 +319,35 @@ def is_request_error(result: ExecutionResult) -> bool:
     )
 
 
+UNSUPPORTED_MEDIA_TYPE = "a GraphQL request is a POST with Content-Type: application/json"
+# strawberry's reasons that clients may switch on: (status, code) instead of its 400
+REFUSALS = {
+    "mutations are not allowed when using GET": (405, "mutation_over_get"),
+    "Batching is not enabled": (400, "batching_not_enabled"),
+    "Too many operations": (400, "too_many_operations"),
+}
+REFUSAL_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    415: "unsupported_media_type",
+}
+
+
+def refused(status: int, reason: str) -> JSONResponse:
+    """A request the GraphQL endpoint refuses before executing it, as a GraphQL error."""
+    status, code = REFUSALS.get(reason, (status, REFUSAL_CODES.get(status, "bad_request")))
+    message = {
+        "mutation_over_get": "mutations are only accepted over POST",
+        "batching_not_enabled": "batched requests (a JSON array) are not accepted: send one "
+        "operation per request (GRAPHQL_MAX_BATCH enables batches)",
+        "too_many_operations": "the batch has more operations than GRAPHQL_MAX_BATCH",
+    }.get(code, reason)
+    headers = {"Allow": "POST"} if code == "mutation_over_get" else None
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 class GraphQLView(GraphQL[Any, None]):
     """strawberry's ASGI view, per GraphQL-over-HTTP, with the context of the app's services.
 
@@ -335,6 +384,34 @@ class GraphQLView(GraphQL[Any, None]):
             tuple(g for g in groups if g),
             **live,  # the process's event hub and counter feed, for subscriptions
         )
+
+    # --- requests refused before execution: JSON errors with a code ----------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.serve_http(scope, receive, send)  # refusals as JSON (below)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's ``__call__`` for HTTP, but its refusals (plain text there) are
+        GraphQL-shaped JSON with a code here."""
+        request = Request(scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except RequestRefused as refusal:
+            response = refused(refusal.status_code, refusal.reason)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """A POST must be ``application/json``: strawberry accepts any media type *containing*
+        it, and a form or ``text/plain`` POST (which browsers send cross-site without a CORS
+        preflight) must never reach a mutation."""
+        if request.method == "POST":
+            media = (request.content_type or "").split(";")[0].strip().lower()
+            if media != "application/json":
+                raise RequestRefused(415, UNSUPPORTED_MEDIA_TYPE)
+        return await super().parse_http_body(request)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

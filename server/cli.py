@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -137,6 +137,8 @@ def serve(
     Embedded (no DATABASE_URL), the SQLite file is migrated at start.
 
     With DATABASE_URL, the database must already be migrated (`workflow-engine migrate`).
+
+    With TLS_CERT_FILE and TLS_KEY_FILE (both), it serves HTTPS (and wss) itself.
     """
     import uvicorn
 
@@ -147,20 +149,20 @@ def serve(
         example_files,
         prepare_database,
     )
+    from server.request_id import configure_logging
     from server.settings import Settings
 
     settings = Settings()
     if demo:
         settings = demo_settings(settings)
+    certfile, keyfile = _tls_files(settings)
     if not settings.embedded:  # say it plainly, before uvicorn wraps it in a traceback
         try:
             asyncio.run(prepare_database(settings))
         except DatabaseNotAtHead as error:
             typer.secho(f"not starting: {error}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from error
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)  # every line with its request id
     application = create_app(settings, deploy=example_files() if demo else ())
     uvicorn.run(
         application,
@@ -175,7 +177,29 @@ def serve(
         # subscribers connected at once: the dropped handshakes failed ("no valid HTTP
         # response") instead of waiting their turn.
         backlog=8192,
+        ssl_certfile=certfile,  # None, None: plain HTTP
+        ssl_keyfile=keyfile,
     )
+
+
+def _tls_files(settings: Settings) -> tuple[str | None, str | None]:
+    """uvicorn's ssl_certfile and ssl_keyfile, or None twice; a half or missing configuration
+    stops the start with a clear message (uvicorn would start, or fail deep in ssl)."""
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None and key is None:
+        return None, None
+    if cert is None or key is None:
+        missing = "TLS_CERT_FILE" if cert is None else "TLS_KEY_FILE"
+        _refuse_start(f"TLS needs both TLS_CERT_FILE and TLS_KEY_FILE; {missing} is not set")
+    for name, path in (("TLS_CERT_FILE", cert), ("TLS_KEY_FILE", key)):
+        if not path.is_file():
+            _refuse_start(f"{name} {path} is not a readable file")
+    return str(cert), str(key)
+
+
+def _refuse_start(message: str) -> NoReturn:
+    typer.secho(f"not starting: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
 
 
 @app.command()

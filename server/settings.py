@@ -115,6 +115,23 @@ class Settings(BaseSettings):
         None, description="A file holding ENCRYPTION_KEYS' text (e.g. a mounted secret)"
     )
 
+    # --- the GraphQL surface and TLS (docs/graphql.md, Hardening) ------------------------------
+    graphql_introspection: bool | None = Field(
+        None,
+        description="Answer introspection queries (__schema, __type); unset: on in the embedded "
+        "mode, off with DATABASE_URL (production)",
+    )
+    graphql_max_batch: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Operations one HTTP request may batch as a JSON array; 0: batches refused",
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate (chain) for uvicorn to serve HTTPS with; with the key"
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of TLS_CERT_FILE")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -130,6 +147,11 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+    @property
+    def introspection(self) -> bool:
+        """GRAPHQL_INTROSPECTION, else on only in the embedded mode (the demo, development)."""
+        return self.embedded if self.graphql_introspection is None else self.graphql_introspection
 
     @property
     def sqlalchemy_url(self) -> str:
