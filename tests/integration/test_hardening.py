@@ -8,8 +8,10 @@ real schema class and error masking), so that they hold whatever the resolvers d
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -31,7 +33,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Message
+from starlette.websockets import WebSocket
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from support.processes import BIN, free_port
 from typer.testing import CliRunner
@@ -246,6 +250,50 @@ async def test_rest_500_carries_the_request_id(
     assert "trace-123" in error["message"]
     assert "secret" not in response.text
     assert any("trace-123" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_a_websocket_keeps_its_handshake_id() -> None:
+    """The accept carries the id, and code run for the socket (and tasks it starts) sees it."""
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        seen = await asyncio.create_task(_current_id())  # a task, as strawberry runs operations
+        await websocket.send_json({"request_id": seen})
+        await websocket.close()
+
+    app = Starlette(
+        routes=[WebSocketRoute("/ws", echo)], middleware=[Middleware(RequestIdMiddleware)]
+    )
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"",
+        "headers": [(b"x-request-id", b"ws-1"), (b"host", b"test")],
+        "scheme": "ws",
+        "server": ("test", 80),
+        "subprotocols": [],
+    }
+    incoming: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["type"] == "websocket.accept"
+    assert (b"x-request-id", b"ws-1") in sent[0]["headers"]
+    assert json.loads(sent[1]["text"]) == {"request_id": "ws-1"}
+
+
+async def _current_id() -> str | None:
+    return current_request_id()
 
 
 def test_log_filter_adds_the_request_id() -> None:
