@@ -14,11 +14,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema import definitions, external_tasks, instances, subscriptions, tasks
+from schema import auth, definitions, external_tasks, instances, subscriptions, tasks
 from schema.context import OperationLoaders
 from schema.cost import cost_rule
 from schema.errors import Schema, mask_errors
 from schema.fanout import SharedEventExecutor
+from schema.permissions import guard_root_fields
 
 MAX_DEPTH = 10  # instances > edges > node > tasks > instance > definition > versions is 7
 MAX_ALIASES = 30
@@ -44,15 +45,22 @@ def build_schema(*, introspection: bool = True, max_batch: int = 0) -> Schema:
     """The schema; ``introspection=False`` refuses introspection queries; ``max_batch`` > 0
     accepts HTTP requests that are a JSON array of up to that many operations (0: refused)."""
     query = merge_types(
-        "Query", (definitions.Query, instances.Query, tasks.Query, external_tasks.Query)
+        "Query",
+        (auth.Query, definitions.Query, instances.Query, tasks.Query, external_tasks.Query),
     )
     mutation = merge_types(
         "Mutation",
-        (definitions.Mutation, instances.Mutation, tasks.Mutation, external_tasks.Mutation),
+        (
+            auth.Mutation,
+            definitions.Mutation,
+            instances.Mutation,
+            tasks.Mutation,
+            external_tasks.Mutation,
+        ),
     )
     rules = LIMITS if introspection else LIMITS_WITHOUT_INTROSPECTION
     batching = BatchingConfig(max_operations=max_batch) if max_batch > 0 else None
-    return Schema(
+    built = Schema(
         query=query,
         mutation=mutation,
         subscription=subscriptions.Subscription,
@@ -68,6 +76,8 @@ def build_schema(*, introspection: bool = True, max_batch: int = 0) -> Schema:
         ],
         config=StrawberryConfig(batching_config=batching),
     )
+    guard_root_fields(built)  # every root field's permission rule; none missing (fail closed)
+    return built
 
 
 schema = build_schema()

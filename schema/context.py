@@ -1,5 +1,6 @@
-"""What every resolver gets: the services, the current user, the live feeds (the process's
-event hub and its shared counter feed) and DataLoaders made for one operation.
+"""What every resolver gets: the services, the current principal (None: anonymous), the
+authentication service, the live feeds (the process's event hub and its shared counter feed)
+and DataLoaders made for one operation.
 
 A websocket's context lives as long as the socket and is shared by every operation on it, so
 the loaders are not stored in it: ``Context.loaders`` hands out one set per operation, kept in
@@ -18,6 +19,8 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 
+from server.auth.roles import Principal
+from server.auth.sessions import AuthService
 from server.bus import Hub
 from server.db import Database
 from server.models import Definition, HistoryRecord, Incident, Instance, UserTask
@@ -59,10 +62,12 @@ _operation_loaders: ContextVar[tuple[Context, Loaders] | None] = ContextVar(
 class Context:
     workflow: Workflow
     db: Database
-    user: str | None
-    groups: tuple[str, ...]
+    # who the operation acts for (None: anonymous); a websocket sets it at connection_init
+    principal: Principal | None
     hub: Hub = field(default_factory=Hub)  # the process's fan-out (the app passes its bus's)
     counters: CounterFeed | None = None  # shared by the process; see make_context
+    auth: AuthService | None = None  # login, refresh, logout (None: a context without them)
+    address: str | None = None  # the client's address: failed logins are throttled by it
     _connection_params: dict[str, Any] | None = None
 
     @property
@@ -81,19 +86,17 @@ class Context:
 
     @connection_params.setter
     def connection_params(self, payload: dict[str, Any] | None) -> None:
-        """The websocket's ``connection_init`` payload (strawberry sets it): its ``X-User`` /
-        ``X-User-Groups`` entries (any case; groups comma-separated or a list) replace the
-        handshake's headers. A placeholder, like the headers, until authentication exists."""
+        """The websocket's ``connection_init`` payload (strawberry sets it); the principal
+        is taken from it by the app's websocket authentication, not here."""
         self._connection_params = payload
-        given = {str(k).lower(): v for k, v in (payload or {}).items()}
-        user = given.get("x-user")
-        if isinstance(user, str) and user:
-            self.user = user
-        groups = given.get("x-user-groups")
-        if isinstance(groups, str):
-            groups = groups.split(",")
-        if isinstance(groups, list):
-            self.groups = tuple(g.strip() for g in groups if isinstance(g, str) and g.strip())
+
+    @property
+    def user(self) -> str | None:
+        return None if self.principal is None else self.principal.username
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return () if self.principal is None else tuple(sorted(self.principal.groups))
 
     @property
     def counter_feed(self) -> CounterFeed:
@@ -105,15 +108,16 @@ class Context:
 def make_context(
     workflow: Workflow,
     db: Database,
-    user: str | None,
-    groups: tuple[str, ...] = (),
+    principal: Principal | None = None,
     *,
     hub: Hub | None = None,
     counters: CounterFeed | None = None,
+    auth: AuthService | None = None,
+    address: str | None = None,
 ) -> Context:
     """A context for one HTTP operation, or one websocket connection: pass the process's
     ``hub`` and ``counters`` (a single counter feed serves every dashboard of the process)."""
-    return Context(workflow, db, user, tuple(groups), hub or Hub(), counters)
+    return Context(workflow, db, principal, hub or Hub(), counters, auth, address)
 
 
 class OperationLoaders(SchemaExtension):

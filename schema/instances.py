@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +23,13 @@ from schema.errors import (
     validation_failed,
 )
 from schema.pagination import PageInfo
+from schema.permissions import (
+    instance_viewer,
+    may_see_instance,
+    may_see_sensitive,
+    may_see_task,
+    task_viewer,
+)
 from server.crypto import masked
 from server.models import HistoryRecord, Instance
 from server.models import Incident as IncidentRow
@@ -143,9 +151,12 @@ class ProcessInstance:
     @fields.field("The instance's variables.")
     async def variables(self, info: Info) -> JSON:
         values = (await self._data(info)).variables
-        # Sensitive variables are stored sealed and shown as "***". PERMISSION HOOK (issue 5):
-        # a caller allowed to see them gets `info.context.workflow.vault.open(self.id, values)`
-        # instead; decide that here, per instance, once the permission rules exist.
+        # Sensitive variables are stored sealed: shown as "***" unless the principal may see
+        # them (operators, admins) and the keys are configured. The instance itself is
+        # visible already: every path to it applies the row-level rule.
+        vault = info.context.workflow.vault
+        if may_see_sensitive(info.context.principal) and vault.enabled:
+            return JSON(vault.open(self.id, values))
         return JSON(masked(values))
 
     @fields.field("The steps the instance's tokens are at (a step may appear twice).")
@@ -162,7 +173,10 @@ class ProcessInstance:
     async def tasks(self, info: Info) -> list[Annotated[Task, strawberry.lazy("schema.tasks")]]:
         from schema.tasks import Task
 
-        return [Task.from_row(r) for r in await info.context.loaders.tasks.load(self.id)]
+        rows = await info.context.loaders.tasks.load(self.id)
+        if task_viewer(info.context.principal) is not None:  # row-level rule
+            rows = [r for r in rows if may_see_task(info.context.principal, r)]
+        return [Task.from_row(r) for r in rows]
 
     @fields.field("Its incidents, open and resolved, oldest first.")
     async def incidents(self, info: Info) -> list[Incident]:
@@ -175,7 +189,11 @@ class ProcessInstance:
 
     @fields.field("The instance that started this one as a sub-process.")
     async def parent(self, info: Info) -> ProcessInstance | None:
-        return None if self.parent_id is None else await load_instance(info, self.parent_id)
+        if self.parent_id is None:
+            return None
+        parent = await load_instance(info, self.parent_id)
+        visible = await may_see_instance(info.context, parent.id, parent.started_by)
+        return parent if visible else None
 
 
 async def load_instance(info: Info, instance_id: int) -> ProcessInstance:
@@ -275,6 +293,7 @@ class Query:
         order_by: queries.InstanceOrder = queries.InstanceOrder.STARTED,
     ) -> InstanceConnection:
         where = (filter or InstanceFilterInput()).to_filter()
+        where = replace(where, visible_to=instance_viewer(info.context.principal))  # row rule
         try:
             async with info.context.db.reading() as session:
                 page = await queries.instance_page(
@@ -290,7 +309,9 @@ class Query:
     @fields.field("An instance by id; null when none has it.")
     async def instance(self, info: Info, id: int) -> ProcessInstance | None:
         row = await info.context.loaders.instance.load(id)
-        return None if row is None else ProcessInstance.from_row(row)
+        if row is None or not await may_see_instance(info.context, id, row.started_by):
+            return None  # another's instance is not told apart from none
+        return ProcessInstance.from_row(row)
 
 
 @strawberry.type

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +20,7 @@ from schema.errors import (
     validation_failed,
 )
 from schema.pagination import PageInfo
+from schema.permissions import forbidden, may_see_task, task_viewer
 from server.models import UserTask
 from server.services import queries
 from server.services.errors import ServiceError
@@ -148,7 +150,7 @@ class TaskFilterInput:
     def to_filter(self, user: str | None, groups: tuple[str, ...]) -> queries.TaskFilter:
         if (self.assigned_to_me or self.claimable_by_me) and user is None:
             raise ArgumentError(
-                ServiceError("filter: no current user (send X-User)", code="no_current_user")
+                ServiceError("filter: no current user (log in)", code="no_current_user")
             )
         wanted = list(self.candidate_groups or [])
         if self.candidate_group is not None:
@@ -183,7 +185,19 @@ def _success(row: UserTask) -> TaskSuccess:
 
 
 def _no_user() -> ConflictError:
-    return ConflictError(message="no current user (send X-User)", code="no_current_user")
+    return ConflictError(message="no current user (log in)", code="no_current_user")
+
+
+async def _check_visible(info: Info, task_id: int) -> None:
+    """A task the principal may not see is refused as ``forbidden`` (an unknown id is left to
+    the service's NotFoundError)."""
+    ctx = info.context
+    if task_viewer(ctx.principal) is None:
+        return
+    async with ctx.db.reading() as session:
+        row = await session.get(UserTask, task_id)
+    if row is not None and not may_see_task(ctx.principal, row):
+        raise forbidden("not allowed: the task is neither assigned nor offered to you")
 
 
 @strawberry.type
@@ -199,6 +213,7 @@ class Query:
     ) -> TaskConnection:
         ctx = info.context
         where = (filter or TaskFilterInput()).to_filter(ctx.user, ctx.groups)
+        where = replace(where, visible_to=task_viewer(ctx.principal))  # row-level rule
         try:
             async with ctx.db.reading() as session:
                 page = await queries.task_page(
@@ -212,7 +227,9 @@ class Query:
     async def task(self, info: Info, id: int) -> Task | None:
         async with info.context.db.reading() as session:
             row = await session.get(UserTask, id)
-        return None if row is None else Task.from_row(row)
+        if row is None or not may_see_task(info.context.principal, row):
+            return None  # another's task is not told apart from none
+        return Task.from_row(row)
 
 
 @strawberry.type
@@ -223,11 +240,13 @@ class Mutation:
         user = ctx.user
         if user is None:
             return _no_user()
+        await _check_visible(info, id)
         return await attempt(lambda: ctx.workflow.claim(id, user), _success)
 
     @strawberry.mutation
     async def unclaim_task(self, info: Info, id: int) -> TaskResult:
         ctx = info.context
+        await _check_visible(info, id)
         return await attempt(lambda: ctx.workflow.unclaim(id), _success)
 
     @fields.mutation("Assign an open task to a user (null: to nobody).")
@@ -241,6 +260,7 @@ class Mutation:
             return validation_failed("variables", "invalid_type", "variables are a JSON object")
         values: dict[str, Any] = variables or {}
         ctx = info.context
+        await _check_visible(info, id)
         return await attempt(
             lambda: ctx.workflow.complete_task(id, values, actor=ctx.user), _success
         )

@@ -17,7 +17,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from engine import DefinitionInvalid, load_definition_text
 from schema import build_schema
@@ -42,6 +43,11 @@ from schema.context import make_context
 from schema.fanout import EncodedResults
 from server import migrations, rest
 from server.arq_queue import ArqQueue
+from server.auth.errors import AuthError
+from server.auth.http import bearer, challenge
+from server.auth.roles import Principal
+from server.auth.sessions import AuthService
+from server.authentication import open_auth
 from server.db import Database
 from server.http_service import close_builtins, handler_registry
 from server.keys import vault_from_settings
@@ -132,10 +138,13 @@ async def open_resources(
     counters = CounterFeed(db, bus.hub)  # one per process, shared by every dashboard
     relay = OutboxRelay(db, bus)
     vault = vault_from_settings(settings)  # keys of sensitive variables (server/keys.py)
+    stack = AsyncExitStack()  # authentication's clients, closed before the database
     workflow = Workflow(db, runner, publisher=relay, vault=vault)
     if isinstance(runner, InProcessRunner):
         runner.bind(workflow)
     try:
+        auth = await stack.enter_async_context(open_auth(settings, db))
+        app.state.auth = auth  # login, refresh, logout; every request's token check
         await deploy_files(workflow, deploy)
         await bus.start()
         await relay.start()
@@ -152,6 +161,7 @@ async def open_resources(
             await counters.stop()
             await bus.stop()
     finally:
+        await stack.aclose()
         await db.close()
 
 
@@ -184,9 +194,10 @@ async def deploy_files(workflow: Workflow, files: Sequence[Path]) -> None:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """``settings`` with the demo handlers added (once)."""
+    """``settings`` with the demo handlers added (once), in demo mode (a made-up signing
+    secret unless one is set, and the seed's admin user: ``server.authentication``)."""
     modules = list(dict.fromkeys([*settings.handler_modules, DEMO_MODULE]))
-    return settings.model_copy(update={"handler_modules": modules})
+    return settings.model_copy(update={"handler_modules": modules, "demo": True})
 
 
 def example_files() -> list[Path]:
@@ -348,13 +359,43 @@ def refused(status: int, reason: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+class TokenRefused(Exception):
+    """An HTTP request's bearer token is invalid, expired or revoked."""
+
+    def __init__(self, error: AuthError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def http_principal(auth: AuthService | None, request: Request) -> Principal | None:
+    """The principal of the request's ``Authorization: Bearer`` token; None without one
+    (anonymous: the permission rules refuse what needs a user). A bad token is refused
+    outright (``TokenRefused``): a client with an expired token must learn it, not be served
+    as anonymous."""
+    try:
+        token = bearer(request.headers.get("authorization"))
+        if token is None:
+            return None
+        if auth is None:  # a view without the app's resources: nothing can verify it
+            raise AuthError("invalid_token", "authentication is not available")
+        return (await auth.authenticate(token)).principal
+    except AuthError as error:
+        raise TokenRefused(error) from None
+
+
+def unauthorized(error: AuthError) -> JSONResponse:
+    """401 (or 503 when an external issuer is unreachable) with a GraphQL error body."""
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    status = 503 if error.status == 503 else 401
+    return JSONResponse(status_code=status, content=body, headers=challenge(error))
+
+
 class GraphQLView(GraphQL[Any, None]):
     """strawberry's ASGI view, per GraphQL-over-HTTP, with the context of the app's services.
 
-    The user comes from the ``X-User`` header and the groups from ``X-User-Groups``
-    (comma-separated): a placeholder until authentication exists. A websocket takes them
-    from its handshake's headers, or from the same keys in the ``connection_init`` payload,
-    which win (browsers cannot set handshake headers): see ``Context.connection_params``.
+    An HTTP request's principal comes from its ``Authorization: Bearer`` token (none:
+    anonymous; a bad one: 401 before anything executes); a websocket's from the token of its
+    ``connection_init`` (``on_ws_connect``).
     """
 
     def __init__(
@@ -373,17 +414,28 @@ class GraphQLView(GraphQL[Any, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Any:
         state = request.app.state
-        user = request.headers.get("x-user") or None
-        groups = (g.strip() for g in request.headers.get("x-user-groups", "").split(","))
+        auth: AuthService | None = getattr(state, "auth", None)
+        principal = None
+        if isinstance(request, Request):  # a websocket authenticates at connection_init
+            principal = await http_principal(auth, request)
         bus = getattr(state, "bus", None)
         live = {} if bus is None else {"hub": bus.hub, "counters": state.counters}
+        client = request.client
         return self.make_context(
             getattr(state, "workflow", None),
             getattr(state, "db", None),
-            user,
-            tuple(g for g in groups if g),
+            principal,
             **live,  # the process's event hub and counter feed, for subscriptions
+            auth=auth,
+            address=None if client is None else client.host,
         )
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """A request whose token is refused never executes: 401, as a GraphQL error."""
+        try:
+            return await super().run(request, context, root_value)
+        except TokenRefused as refused:
+            return unauthorized(refused.error)
 
     # --- requests refused before execution: JSON errors with a code ----------------------------
 

@@ -128,7 +128,8 @@ def serve(
         bool,
         typer.Option(
             "--demo",
-            help="Load the demo handlers (server.demo_services) and deploy examples/ at start",
+            help="Load the demo handlers (server.demo_services), deploy examples/ at start, and "
+            "create the user admin / password123 (a made-up signing secret unless JWT_SECRET)",
         ),
     ] = False,
 ) -> None:
@@ -156,6 +157,12 @@ def serve(
     if demo:
         settings = demo_settings(settings)
     certfile, keyfile = _tls_files(settings)
+    from server.authentication import check_auth_settings
+
+    refused = check_auth_settings(settings)  # no signing key: no server (outside the demo)
+    if refused is not None:
+        typer.secho(f"not starting: {refused}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
     if not settings.embedded:  # say it plainly, before uvicorn wraps it in a traceback
         try:
             asyncio.run(prepare_database(settings))

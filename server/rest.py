@@ -1,8 +1,11 @@
 """The seed's REST calls, as a thin facade over the same services as GraphQL.
 
 JSON in and out. Expected failures are ``{"error": {"code", "message", "problems": [...]}}``
-with 400 (invalid input), 404 (unknown id) or 409 (the state does not allow it); the user is the
-``X-User`` header until authentication exists.
+with 400 (invalid input), 404 (unknown id) or 409 (the state does not allow it).
+
+Every route but login needs ``Authorization: Bearer <access token>`` (401 without a valid
+one) and the same permission as its GraphQL twin (403 without it: see schema/permissions.py);
+lists are narrowed by the same row-level rules (``server.auth.visibility``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from engine import Problem
+from server.auth.errors import AuthError
+from server.auth.http import bearer, challenge
+from server.auth.roles import Permission, Principal
+from server.auth.sessions import AuthService
+from server.auth.visibility import instance_viewer, may_see_task, task_viewer
 from server.crypto import masked
 from server.db import Database
-from server.models import Definition, Instance, UserTask
+from server.models import Definition, Instance, UserTask, utcnow
 from server.services import definitions, queries
 from server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from server.services.workflow import Workflow
@@ -126,8 +134,34 @@ def _page_json(page: queries.Page[Any], items: list[dict[str, Any]]) -> dict[str
 # --- request helpers ------------------------------------------------------------------------------
 
 
-def _user(request: Request) -> str | None:
-    return request.headers.get("x-user") or None
+def _user(request: Request) -> str:
+    principal: Principal = request.state.principal  # set by ``endpoint`` before the handler
+    return principal.username
+
+
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def _auth(request: Request) -> AuthService:
+    auth: AuthService = request.app.state.auth
+    return auth
+
+
+async def authenticate(request: Request, needs: Permission | None) -> Principal:
+    """The request's principal, holding ``needs``; an ``AuthError`` otherwise."""
+    token = bearer(request.headers.get("authorization"))
+    if token is None:
+        raise AuthError("invalid_token", "authentication required: send Authorization: Bearer")
+    principal = (await _auth(request).authenticate(token)).principal
+    if needs is not None and needs not in principal.permissions:
+        raise AuthError("forbidden", f"not allowed: needs the permission {needs.value}")
+    return principal
+
+
+def auth_error(error: AuthError) -> JSONResponse:
+    return error_response(error.status, error.code, error.message, headers=challenge(error))
 
 
 def _workflow(request: Request) -> Workflow:
@@ -185,38 +219,63 @@ def _variables(body: Mapping[str, Any], path: str = "variables") -> dict[str, An
 Endpoint = Callable[[Request], Awaitable[JSONResponse]]
 
 
-def endpoint(handler: Endpoint) -> Endpoint:
-    """Turn typed service errors and bad requests into the facade's JSON errors."""
+def endpoint(needs: Permission | None) -> Callable[[Endpoint], Endpoint]:
+    """A route for an authenticated principal holding ``needs`` (None: any); typed service
+    errors and bad requests become the facade's JSON errors."""
 
-    async def wrapped(request: Request) -> JSONResponse:
-        try:
-            response: JSONResponse = await handler(request)
-        except BadRequest as error:
-            return error_response(400, error.problem.code, str(error), [error.problem])
-        except ServiceError as error:
-            return service_error(error)
-        return response
+    def decorate(handler: Endpoint) -> Endpoint:
+        async def wrapped(request: Request) -> JSONResponse:
+            try:
+                request.state.principal = await authenticate(request, needs)
+                response: JSONResponse = await handler(request)
+            except BadRequest as error:
+                return error_response(400, error.problem.code, str(error), [error.problem])
+            except AuthError as error:
+                return auth_error(error)
+            except ServiceError as error:
+                return service_error(error)
+            return response
 
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
+        wrapped.__name__ = handler.__name__
+        wrapped.__doc__ = handler.__doc__
+        return wrapped
+
+    return decorate
 
 
 # --- routes ---------------------------------------------------------------------------------------
 
 
 async def login(request: Request) -> JSONResponse:
-    """Authentication arrives with the security work; until then the user is ``X-User``."""
-    return error_response(
-        501,
-        "not_implemented",
-        "login is not available yet: authentication (JWT) arrives with the security work. "
-        "Until then, requests name their user in the X-User header (and groups in "
-        "X-User-Groups, comma-separated).",
+    """``{"username", "password"}`` -> ``{"access_token", "refresh_token", "token_type":
+    "Bearer", "expires_in"}``; 401 ``invalid_credentials``, 429 with ``Retry-After`` when
+    too many logins failed for the user or the client's address."""
+    try:
+        body = await _json_object(request)
+        username, password = body.get("username"), body.get("password")
+        for name, value in (("username", username), ("password", password)):
+            if not isinstance(value, str) or not value:
+                raise BadRequest(name, "required", f"{name} (a string) is required")
+        assert isinstance(username, str) and isinstance(password, str)
+        address = None if request.client is None else request.client.host
+        session = await _auth(request).login(username, password, address=address)
+    except BadRequest as error:
+        return error_response(400, error.problem.code, str(error), [error.problem])
+    except AuthError as error:
+        return auth_error(error)
+    left = (session.access_expires_at - utcnow()).total_seconds()
+    return JSONResponse(
+        {
+            "access_token": session.access_token,
+            "refresh_token": session.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": max(0, int(left)),
+        },
+        headers={"Cache-Control": "no-store"},  # RFC 6749 5.1: tokens are never cached
     )
 
 
-@endpoint
+@endpoint(Permission.DEFINITIONS_READ)
 async def list_definitions(request: Request) -> JSONResponse:
     """Deployed definitions, by key and revision; ``?key=`` filters, ``?latest=true`` keeps
     the latest revision of each key."""
@@ -231,7 +290,7 @@ async def list_definitions(request: Request) -> JSONResponse:
     return JSONResponse({"items": [definition_json(r) for r in rows]})
 
 
-@endpoint
+@endpoint(Permission.DEFINITIONS_DEPLOY)
 async def deploy_definition(request: Request) -> JSONResponse:
     """The body is the definition; 201 when a new version was stored, 200 when identical."""
     source = await _json_object(request)
@@ -240,7 +299,7 @@ async def deploy_definition(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=201 if deployed.created else 200)
 
 
-@endpoint
+@endpoint(None)
 async def list_instances(request: Request) -> JSONResponse:
     """Instances; ``order=started`` (most recently started first, the default) or ``updated``
     (most recently changed first)."""
@@ -250,6 +309,7 @@ async def list_instances(request: Request) -> JSONResponse:
         definition_id=_int_param(request, "process_definition_id"),
         status=params.get("status"),
         business_key=params.get("business_key"),
+        visible_to=instance_viewer(_principal(request)),  # row-level rule
     )
     first = _int_param(request, "first", 50) or 50
     order = _order_param(request, queries.InstanceOrder, queries.InstanceOrder.STARTED)
@@ -260,7 +320,7 @@ async def list_instances(request: Request) -> JSONResponse:
     return JSONResponse(_page_json(page, [instance_json(r) for r in page.items]))
 
 
-@endpoint
+@endpoint(Permission.INSTANCES_START)
 async def start_instance(request: Request) -> JSONResponse:
     """``{"process_definition_id": 1 | "process_definition_key": "...", "business_key": ...,
     "variables": {...}}``; 201 with the instance."""
@@ -295,17 +355,15 @@ async def start_instance(request: Request) -> JSONResponse:
     return JSONResponse(instance_json(instance), status_code=201)
 
 
-@endpoint
+@endpoint(Permission.TASKS_WORK)
 async def list_tasks(request: Request) -> JSONResponse:
-    """Tasks (open by default). ``assignee=current_user`` means the ``X-User`` header;
+    """Tasks (open by default) the principal may see. ``assignee=current_user``: theirs;
     ``candidate_group=`` the tasks a group may claim; ``status=all`` every status;
     ``order=created`` (newest first, the default), ``due`` (soonest due first) or ``priority``."""
     params = request.query_params
     assignee = params.get("assignee")
     if assignee == CURRENT_USER:
         assignee = _user(request)
-        if assignee is None:
-            raise BadRequest("assignee", "no_user", "assignee=current_user needs the X-User header")
     status = params.get("status", "open")
     groups = tuple(g.strip() for g in params.getlist("candidate_group") if g.strip())
     where = queries.TaskFilter(
@@ -313,6 +371,7 @@ async def list_tasks(request: Request) -> JSONResponse:
         assignee=assignee,
         candidate_groups=groups,
         instance_id=_int_param(request, "process_instance_id"),
+        visible_to=task_viewer(_principal(request)),  # row-level rule
     )
     first = _int_param(request, "first", 50) or 50
     order = _order_param(request, queries.TaskOrder, queries.TaskOrder.CREATED)
@@ -323,12 +382,16 @@ async def list_tasks(request: Request) -> JSONResponse:
     return JSONResponse(_page_json(page, [task_json(r) for r in page.items]))
 
 
-@endpoint
+@endpoint(Permission.TASKS_WORK)
 async def complete_task(request: Request) -> JSONResponse:
     """``{"variables": {...}}``; 200 with the completed task, 409 when it is not open."""
     task_id: int = request.path_params["task_id"]
     raw = await request.body()
     body = await _json_object(request) if raw.strip() else {}
+    async with _db(request).reading() as session:
+        row = await session.get(UserTask, task_id)
+    if row is not None and not may_see_task(_principal(request), row):
+        raise AuthError("forbidden", "not allowed: the task is neither assigned nor offered to you")
     task = await _workflow(request).complete_task(task_id, _variables(body), actor=_user(request))
     return JSONResponse(task_json(task))
 

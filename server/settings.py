@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(
         300, ge=1, le=86_400, description="Failed logins count within this sliding window"
     )
+    demo: bool = Field(
+        False,
+        description="The demo (serve --demo, make run): a made-up signing secret when none is "
+        "set, and the user admin / password123. Never in production",
+    )
 
     # --- encryption at rest of sensitive variables (server/crypto.py, server/keys.py) ----------
     encryption_keys: SecretStr | None = Field(

@@ -26,6 +26,9 @@ class Permission(StrEnum):
     # see, claim and complete tasks assigned to oneself or one's candidate groups
     TASKS_WORK = "tasks.work"
     USERS_MANAGE = "users.manage"
+    # fetch, lock, complete and fail external tasks: an external worker logs in as a user
+    # holding it (operator or admin), e.g. a service account made with `users create`
+    EXTERNAL_TASKS_WORK = "external_tasks.work"
 
 
 class Role(StrEnum):
@@ -41,7 +44,12 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.USER: _USER,
     Role.DESIGNER: _USER | {Permission.DEFINITIONS_DEPLOY},
     Role.OPERATOR: _USER
-    | {Permission.INSTANCES_SEE_ALL, Permission.INSTANCES_OPERATE, Permission.TASKS_SEE_ALL},
+    | {
+        Permission.INSTANCES_SEE_ALL,
+        Permission.INSTANCES_OPERATE,
+        Permission.TASKS_SEE_ALL,
+        Permission.EXTERNAL_TASKS_WORK,
+    },
     Role.ADMIN: frozenset(Permission),
 }
 

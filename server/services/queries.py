@@ -192,6 +192,35 @@ def _page(rows: Sequence[Row], first: int, order: TaskOrder | InstanceOrder) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class Viewer:
+    """Whom a list is narrowed to by the row-level rules (``schema.permissions``): tasks
+    assigned to the user or offered to them or one of their groups; instances they started or
+    hold such a task of. A list without a viewer is not narrowed."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+def task_visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    offered = [and_(col(TaskCandidate.kind) == "user", col(TaskCandidate.value) == viewer.user)]
+    if viewer.groups:
+        offered.append(
+            and_(col(TaskCandidate.kind) == "group", col(TaskCandidate.value).in_(viewer.groups))
+        )
+    return or_(
+        col(UserTask.assignee) == viewer.user,
+        exists().where(col(TaskCandidate.task_id) == col(UserTask.id), or_(*offered)),
+    )
+
+
+def instance_visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    return or_(
+        col(Instance.started_by) == viewer.user,
+        exists().where(col(UserTask.instance_id) == col(Instance.id), task_visible_to(viewer)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class TaskFilter:
     status: str | None = "open"
     assignee: str | None = None
@@ -199,6 +228,7 @@ class TaskFilter:
     candidate_groups: tuple[str, ...] = ()
     instance_id: int | None = None
     due_before: datetime | None = None
+    visible_to: Viewer | None = None
 
 
 async def task_page(
@@ -220,6 +250,8 @@ async def task_page(
         query = query.where(col(UserTask.instance_id) == where.instance_id)
     if where.due_before is not None:
         query = query.where(col(UserTask.due_at) < where.due_before)
+    if where.visible_to is not None:
+        query = query.where(task_visible_to(where.visible_to))
     candidates = []
     if where.candidate_user is not None:
         candidates.append(
@@ -252,6 +284,7 @@ class InstanceFilter:
     started_before: datetime | None = None
     variables_equal: tuple[tuple[str, Any], ...] = ()
     waiting_at: str | None = None  # a step with open work: a task, job, timer or message wait
+    visible_to: Viewer | None = None
 
 
 async def instance_page(
@@ -281,6 +314,8 @@ async def instance_page(
         query = query.where(_variable_equals(name, value))
     if where.waiting_at is not None:
         query = query.where(_waiting_at(where.waiting_at))
+    if where.visible_to is not None:
+        query = query.where(instance_visible_to(where.visible_to))
     rows = await _rows(session, query, Instance, order, after, limit + 1)
     return _page(rows, limit, order)
 

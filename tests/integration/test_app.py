@@ -20,6 +20,7 @@ import strawberry
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.routing import Route
+from support.auth import PASSWORD, TEST_AUTH, bearer_headers
 from typer.testing import CliRunner
 
 from server import cli
@@ -52,8 +53,11 @@ def settings_for(db: Database) -> Settings:
             sqlite_path=Path(url.database),
             handler_modules=["server.demo_services"],
             redis_url=None,
+            **TEST_AUTH,
         )
-    return Settings(database_url=db.url, handler_modules=["server.demo_services"], redis_url=None)
+    return Settings(
+        database_url=db.url, handler_modules=["server.demo_services"], redis_url=None, **TEST_AUTH
+    )
 
 
 @pytest.fixture
@@ -65,8 +69,12 @@ async def app(migrated_db: Database) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client logged in as alice (admin, group managers)."""
+    headers = await bearer_headers(app.state.auth, "alice", groups=["managers"])
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=headers
+    ) as http:
         yield http
 
 
@@ -181,19 +189,15 @@ async def test_seed_order_process_end_to_end(app: Starlette, client: httpx.Async
 
     # assigned to the current user (claimed through the service: the facade has no claim call)
     await app.state.workflow.claim(task["id"], "alice")
-    response = await client.get(
-        "/api/v1/tasks", params={"assignee": "current_user"}, headers={"X-User": "alice"}
-    )
+    response = await client.get("/api/v1/tasks", params={"assignee": "current_user"})
     assert [t["id"] for t in response.json()["items"]] == [task["id"]]
-    nobody = await client.get(
-        "/api/v1/tasks", params={"assignee": "current_user"}, headers={"X-User": "bob"}
-    )
+    bob = await bearer_headers(app.state.auth, "bob")
+    nobody = await client.get("/api/v1/tasks", params={"assignee": "current_user"}, headers=bob)
     assert nobody.json()["items"] == []
 
     done = await client.put(
         f"/api/v1/tasks/{task['id']}/complete",
         json={"variables": {"approved": True, "comments": "审批通过"}},
-        headers={"X-User": "alice"},
     )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed"
@@ -225,12 +229,49 @@ async def test_start_by_key(client: httpx.AsyncClient) -> None:
 # --- errors -------------------------------------------------------------------------------------
 
 
-async def test_login_is_not_implemented_yet(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/auth/login", json={"username": "admin", "password": "password123"}
-    )
-    error = assert_error(response, 501, "not_implemented")
-    assert "authentication" in error["message"]
+async def test_rest_login_and_bearer_tokens(app: Starlette) -> None:
+    """The seed's login; every other route needs a valid token and its permission."""
+    await bearer_headers(app.state.auth, "dora", "designer")  # creates dora
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        wrong = await http.post("/api/v1/auth/login", json={"username": "dora", "password": "x"})
+        assert_error(wrong, 401, "invalid_credentials")
+        assert_error(await http.post("/api/v1/auth/login", json={"username": "dora"}), 400)
+        login = await http.post(
+            "/api/v1/auth/login", json={"username": "dora", "password": PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        tokens = login.json()
+        assert tokens["token_type"] == "Bearer"
+        assert 0 < tokens["expires_in"] <= 15 * 60
+        assert tokens["refresh_token"]
+
+        anonymous = await http.get("/api/v1/process-definitions")
+        assert_error(anonymous, 401, "invalid_token")
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        forged = {"Authorization": "Bearer " + tokens["access_token"][:-4] + "AAAA"}
+        assert_error(await http.get("/api/v1/tasks", headers=forged), 401, "invalid_token")
+        basic = {"Authorization": "Basic YWxpY2U6eA=="}
+        assert_error(await http.get("/api/v1/tasks", headers=basic), 401, "invalid_token")
+
+        dora = {"Authorization": f"Bearer {tokens['access_token']}"}
+        listed = await http.get("/api/v1/process-definitions", headers=dora)
+        assert listed.status_code == 200
+        # a designer may not operate: starting is allowed, nothing else of an operator
+        assert_error(
+            await http.post("/api/v1/process-instances", json=SEED_START, headers=dora), 404
+        )
+
+
+async def test_rest_login_is_throttled_with_retry_after(app: Starlette) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        bad = {"username": "eve", "password": "not the password"}
+        for _ in range(app.state.settings.login_max_failures_per_user):
+            assert_error(await http.post("/api/v1/auth/login", json=bad), 401)
+        throttled = await http.post("/api/v1/auth/login", json=bad)
+        assert_error(throttled, 429, "too_many_attempts")
+        assert int(throttled.headers["retry-after"]) > 0
 
 
 async def test_unknown_definition_is_404(client: httpx.AsyncClient) -> None:
@@ -272,7 +313,8 @@ async def test_request_shape_errors_are_400(client: httpx.AsyncClient) -> None:
     assert_error(no_id, 400, "required")
     wrong_type = {**SEED_START, "process_definition_id": "123"}
     assert_error(await client.post("/api/v1/process-instances", json=wrong_type), 400)
-    assert_error(await client.get("/api/v1/tasks", params={"assignee": "current_user"}), 400)
+    anyone = await client.get("/api/v1/tasks", params={"assignee": "current_user"})
+    assert anyone.status_code == 200  # the principal of the token: no 400 any more
     assert_error(await client.get("/api/v1/tasks", params={"first": "x"}), 400)
     assert_error(await client.get("/api/v1/tasks", params={"after": "garbage"}), 400)
 
@@ -318,11 +360,14 @@ async def test_unexpected_error_is_an_opaque_500(app: Starlette) -> None:
         async def deploy(self, source: Any, *, actor: str | None = None) -> Any:
             raise RuntimeError("secret internals")
 
+    headers = await bearer_headers(app.state.auth)
     working = app.state.workflow
     app.state.workflow = Broken()
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as http:
             response = await http.post("/api/v1/process-definitions", json=order_definition())
     finally:
         app.state.workflow = working
@@ -347,8 +392,8 @@ class _Query:
         raise ValueError("resolver failed")
 
 
-def _context(workflow: Any, db: Any, user: str | None, groups: tuple[str, ...]) -> dict[str, Any]:
-    return {"user": user, "groups": groups}
+def _context(workflow: Any, db: Any, principal: Any, **_: Any) -> dict[str, Any]:
+    return {"user": None if principal is None else principal.username}
 
 
 @pytest.fixture
@@ -374,12 +419,10 @@ async def test_graphql_over_http_media_types_and_status(
     graphql_client: httpx.AsyncClient,
 ) -> None:
     modern = {"accept": f"{GRAPHQL_RESPONSE}, application/json;q=0.9"}
-    ok = await graphql_client.post(
-        "/graphql", json={"query": "{ user }"}, headers={**modern, "X-User": "alice"}
-    )
+    ok = await graphql_client.post("/graphql", json={"query": "{ user }"}, headers=modern)
     assert ok.status_code == 200
     assert ok.headers["content-type"].startswith(GRAPHQL_RESPONSE)
-    assert ok.json() == {"data": {"user": "alice"}}
+    assert ok.json() == {"data": {"user": None}}  # no token: anonymous
 
     for document in ("{ user", "{ nope }"):  # does not parse; does not validate
         bad = await graphql_client.post("/graphql", json={"query": document}, headers=modern)
@@ -427,6 +470,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env |= {"SQLITE_PATH": str(tmp_path / "served.db"), "HANDLER_MODULES": ""}
+    env.pop("JWT_SECRET", None)  # the demo needs none: it makes one up
     command = Path(sys.executable).parent / "workflow-engine"
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
@@ -462,12 +506,27 @@ def served(tmp_path: Path) -> Iterator[str]:
 def test_serve_demo_process(served: str) -> None:
     health = httpx.get(f"{served}/health", timeout=5)  # the seed's `curl .../health`
     assert health.json() == {"status": "ok", "database": "ok"}
-    examples = httpx.get(f"{served}/api/v1/process-definitions", params={"latest": "true"})
+    anonymous = httpx.get(f"{served}/api/v1/process-definitions", timeout=5)
+    assert anonymous.status_code == 401
+    # the seed's login: the demo's admin / password123
+    login = httpx.post(
+        f"{served}/api/v1/auth/login",
+        json={"username": "admin", "password": "password123"},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    assert login.json()["token_type"] == "Bearer"
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    examples = httpx.get(
+        f"{served}/api/v1/process-definitions", params={"latest": "true"}, headers=auth
+    )
     assert "order-processing" in {d["key"] for d in examples.json()["items"]}
-    deployed = httpx.post(f"{served}/api/v1/process-definitions", json=order_definition())
+    deployed = httpx.post(
+        f"{served}/api/v1/process-definitions", json=order_definition(), headers=auth
+    )
     assert deployed.status_code == 200  # the demo deployed it already: unchanged
     body = {**SEED_START, "process_definition_id": deployed.json()["id"]}
-    started = httpx.post(f"{served}/api/v1/process-instances", json=body, timeout=5)
+    started = httpx.post(f"{served}/api/v1/process-instances", json=body, timeout=5, headers=auth)
     assert started.status_code == 201, started.text
     assert started.json()["status"] == "running"
 
@@ -480,14 +539,16 @@ async def test_production_refuses_a_database_not_at_head(empty_database_url: str
     url = make_url(empty_database_url)
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
-        settings = Settings(database_url=None, sqlite_path=Path(url.database), redis_url=None)
+        settings = Settings(
+            database_url=None, sqlite_path=Path(url.database), redis_url=None, **TEST_AUTH
+        )
         application = create_app(settings)
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
                 assert (await http.get("/health")).status_code == 200
         return
-    application = create_app(Settings(database_url=empty_database_url, redis_url=None))
+    application = create_app(Settings(database_url=empty_database_url, redis_url=None, **TEST_AUTH))
     with pytest.raises(DatabaseNotAtHead, match="workflow-engine migrate"):
         async with application.router.lifespan_context(application):
             pass
@@ -510,3 +571,16 @@ def test_cli_migrate_and_deploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert second.exit_code == 1
     assert ": unchanged order-processing" in second.output
     assert "bad.json: not deployed" in second.output
+
+
+def test_serve_refuses_to_start_without_a_signing_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Outside the demo there is no default secret: no JWT_SECRET (nor key file), no server."""
+    for name in ("JWT_SECRET", "JWT_PRIVATE_KEY_FILE", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "refused.db"))
+    refused = CliRunner().invoke(cli.app, ["serve", "--port", "1"])
+    assert refused.exit_code == 1
+    assert "JWT_SECRET" in refused.output
+    assert not (tmp_path / "refused.db").exists()  # refused before anything was touched

@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from arq.worker import Worker
 from sqlmodel import col, select
 from starlette.applications import Starlette
+from support.auth import TEST_AUTH
 
 from server.app import open_resources
 from server.arq_queue import ArqQueue, queue_name
@@ -54,6 +55,7 @@ def settings(migrated_db: Database, redis_url: str, redis_prefix: str) -> Settin
         handler_modules=["server.demo_services"],
         worker_poll_delay=0.01,
         worker_sweep_interval=0.3,
+        **TEST_AUTH,
     )
 
 

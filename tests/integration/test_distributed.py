@@ -26,6 +26,8 @@ from gql import Client, GraphQLRequest, gql
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from support.auth import ENV as AUTH_ENV
+from support.auth import create_user, http_login
 from support.fault_handlers import DRILL
 from support.processes import Cluster, cluster
 
@@ -46,6 +48,7 @@ WAIT_SECONDS = 120.0
 async def database(fresh_postgres_url: str) -> str:
     """A fresh PostgreSQL database at head, for one test (its processes share it)."""
     await migrations.upgrade(fresh_postgres_url)
+    await create_user(fresh_postgres_url, "alice", "admin")  # who the tests act as
     return fresh_postgres_url
 
 
@@ -63,6 +66,7 @@ def env(database: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> dic
         # key); above the drill's step timeout (5 s) plus the 5 s kept for reporting
         "WORKER_JOB_TIMEOUT": "12",
         "WORKER_SWEEP_INTERVAL": "1",
+        **AUTH_ENV,
     }
 
 
@@ -72,8 +76,19 @@ def processes(env: dict[str, str], tmp_path: Path) -> Iterator[Cluster]:
         yield running
 
 
+_tokens: dict[str, dict[str, str]] = {}  # bearer headers by API URL: one login each
+
+
+async def bearer(api: str) -> dict[str, str]:
+    if api not in _tokens:
+        async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+            _tokens[api] = await http_login(client, "alice")
+    return _tokens[api]
+
+
 async def graphql(api: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    async with httpx.AsyncClient(timeout=30) as client:
+    headers = await bearer(api)
+    async with httpx.AsyncClient(timeout=30, headers=headers) as client:
         response = await client.post(
             f"{api}/graphql", json={"query": query, "variables": variables or {}}
         )
@@ -108,9 +123,11 @@ def operation(name: str, variables: dict[str, Any]) -> GraphQLRequest:
     return GraphQLRequest(document, variable_values=variables)
 
 
-def websocket_client(api_ws_url: str) -> Client:
+def websocket_client(api_ws_url: str, headers: dict[str, str]) -> Client:
     transport = WebsocketsTransport(
-        url=api_ws_url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]
+        url=api_ws_url,
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload=headers,  # {"Authorization": "Bearer ..."}: connection_init's token
     )
     return Client(transport=transport)
 
@@ -170,7 +187,7 @@ async def test_a_mutation_on_one_api_reaches_a_subscriber_of_the_other(
     subscribed = asyncio.Event()
 
     async def watch() -> None:
-        async with websocket_client(api_b.ws_url) as session:
+        async with websocket_client(api_b.ws_url, await bearer(api_b.url)) as session:
             feed = session.subscribe(
                 operation("InstanceChanges", {"filter": {"definitionKey": "order-processing"}})
             )
@@ -197,7 +214,7 @@ async def test_a_mutation_on_one_api_reaches_a_subscriber_of_the_other(
     assert done == Counter({(instance_id, step): 1 for step in SERVICE_STEPS})
 
     # B replays the whole history of the instance to a late subscriber, then completes
-    async with websocket_client(api_b.ws_url) as session:
+    async with websocket_client(api_b.ws_url, await bearer(api_b.url)) as session:
         events = [
             message["instanceEvents"]
             async for message in session.subscribe(

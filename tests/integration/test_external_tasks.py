@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlmodel import col, select
+from support.auth import principal
 from support.queues import RecordingQueue
 
 from schema import schema
@@ -372,7 +373,7 @@ async def gql(
     variables: dict[str, Any],
     operation: str | None = None,
 ) -> dict[str, Any]:
-    context = make_context(workflow, db, None)  # a worker: no user
+    context = make_context(workflow, db, principal("worker", "operator"))  # a worker's user
     result = await schema.execute(
         document, variable_values=variables, context_value=context, operation_name=operation
     )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 from starlette.applications import Starlette
+from support.auth import PASSWORD, TEST_AUTH, bearer_headers
 
 from server.app import GRAPHQL_RESPONSE, create_app
 from server.db import Database
@@ -33,16 +34,20 @@ def settings_for(db: Database) -> Settings:
             database_url=None,
             sqlite_path=Path(url.database),
             handler_modules=["server.demo_services"],
+            **TEST_AUTH,
         )
-    return Settings(database_url=db.url, handler_modules=["server.demo_services"])
+    return Settings(database_url=db.url, handler_modules=["server.demo_services"], **TEST_AUTH)
 
 
 @pytest.fixture
 async def api(migrated_db: Database) -> AsyncIterator[httpx.AsyncClient]:
     app: Starlette = create_app(settings_for(migrated_db))
     async with app.router.lifespan_context(app):
+        headers = await bearer_headers(app.state.auth, "alice", groups=["managers"])
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as client:
             yield client
 
 
@@ -51,8 +56,6 @@ async def call(
     operation: str,
     variables: dict[str, Any],
     *,
-    user: str = "alice",
-    groups: str = "managers",
     document: str | None = None,
 ) -> dict[str, Any]:
     """Run a named operation of the contract; fail on any GraphQL error."""
@@ -60,7 +63,7 @@ async def call(
     response = await api.post(
         "/graphql",
         json={"query": text, "operationName": operation, "variables": variables},
-        headers={"accept": GRAPHQL_RESPONSE, "x-user": user, "x-user-groups": groups},
+        headers={"accept": GRAPHQL_RESPONSE},
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
@@ -141,3 +144,77 @@ async def test_a_broken_definition_comes_back_with_its_problems(api: httpx.Async
     assert result["__typename"] == "ValidationFailed"
     codes = {(p["path"], p["code"]) for p in result["problems"]}
     assert ("$.steps[16].next[0]", "unknown_step") in codes
+
+
+LOGIN = """mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) {
+  __typename ... on AuthTokens { accessToken refreshToken expiresIn tokenType }
+  ... on AuthFailed { code message retryAfter } } }"""
+ME = "{ me { username roles groups permissions } }"
+
+
+async def post(
+    api: httpx.AsyncClient, query: str, headers: dict[str, str], **variables: Any
+) -> Any:
+    return await api.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"accept": GRAPHQL_RESPONSE, **headers},
+    )
+
+
+async def test_login_me_refresh_and_logout_over_graphql(api: httpx.AsyncClient) -> None:
+    anonymous = {"Authorization": ""}  # replaces the client's own token: no header sent
+    failed = await post(api, LOGIN, anonymous, u="alice", p="wrong password")
+    assert failed.json()["data"]["login"]["code"] == "invalid_credentials"
+
+    # alice exists (the fixture made her): log in as a client would
+    ok = await post(api, LOGIN, anonymous, u="alice", p=PASSWORD)
+    tokens = ok.json()["data"]["login"]
+    assert tokens["__typename"] == "AuthTokens" and tokens["tokenType"] == "Bearer"
+    bearer = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    me = (await post(api, ME, bearer)).json()["data"]["me"]
+    assert (me["username"], me["roles"], me["groups"]) == ("alice", ["admin"], ["managers"])
+    assert "definitions.deploy" in me["permissions"]
+    assert (await post(api, ME, anonymous)).json() == {"data": {"me": None}}
+
+    refreshed = await post(
+        api,
+        "mutation R($t: String!) { refreshToken(refreshToken: $t) { __typename } }",
+        bearer,
+        t=tokens["refreshToken"],
+    )
+    assert refreshed.json()["data"]["refreshToken"]["__typename"] == "AuthTokens"
+    reused = await post(
+        api,
+        "mutation R($t: String!) { refreshToken(refreshToken: $t) { ... on AuthFailed { code } } }",
+        anonymous,
+        t=tokens["refreshToken"],
+    )
+    assert reused.json()["data"]["refreshToken"]["code"] == "token_reused"
+    # the reuse ended the session: its access token is refused at once, with a 401
+    revoked = await post(api, ME, bearer)
+    assert revoked.status_code == 401
+    assert revoked.json()["errors"][0]["extensions"]["code"] == "token_revoked"
+    assert revoked.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_bad_token_is_a_401_graphql_error(api: httpx.AsyncClient) -> None:
+    for header, code in (
+        ("Bearer not.a.token", "invalid_token"),
+        ("Basic YWxpY2U6eA==", "invalid_token"),
+    ):
+        response = await post(api, ME, {"Authorization": header})
+        assert response.status_code == 401, response.text
+        assert response.json() == {
+            "errors": [
+                {"message": response.json()["errors"][0]["message"], "extensions": {"code": code}}
+            ]
+        }
+
+
+async def test_anonymous_operations_are_refused_with_a_code(api: httpx.AsyncClient) -> None:
+    response = await post(api, "{ tasks { edges { cursor } } }", {"Authorization": ""})
+    assert response.status_code == 200
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "unauthenticated"
+    assert response.json()["data"] is None

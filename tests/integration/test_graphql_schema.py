@@ -13,6 +13,7 @@ import pytest
 from graphql import parse, validate
 from sqlalchemy import event
 from sqlmodel import col, func, select
+from support.auth import principal
 from support.queues import RecordingQueue
 
 from schema import schema
@@ -56,8 +57,10 @@ class Client:
         *,
         user: str | None = "alice",
         groups: tuple[str, ...] = (),
+        roles: tuple[str, ...] = ("admin",),
     ) -> Any:
-        context = make_context(self.workflow, self.db, user, groups)
+        who = None if user is None else principal(user, *roles, groups=groups)
+        context = make_context(self.workflow, self.db, who)
         return await schema.execute(query, variable_values=variables, context_value=context)
 
     async def __call__(
@@ -67,8 +70,9 @@ class Client:
         *,
         user: str | None = "alice",
         groups: tuple[str, ...] = (),
+        roles: tuple[str, ...] = ("admin",),
     ) -> dict[str, Any]:
-        result = await self.raw(query, variables, user=user, groups=groups)
+        result = await self.raw(query, variables, user=user, groups=groups, roles=roles)
         assert result.errors is None, result.errors
         data: dict[str, Any] = result.data
         return data
@@ -408,7 +412,7 @@ async def test_malformed_input_gives_clear_errors_and_writes_nothing(
     no_user = await gql.raw(
         "{ tasks(filter: {assignedToMe: true}) { edges { cursor } } }", user=None
     )
-    assert no_user.errors and no_user.errors[0].extensions["code"] == "no_current_user"
+    assert no_user.errors and no_user.errors[0].extensions["code"] == "unauthenticated"
 
 
 async def test_unexpected_failures_are_masked_as_internal_error(

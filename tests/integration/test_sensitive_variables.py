@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from support.auth import principal
 from support.queues import RecordingQueue
 
 from schema import schema
@@ -171,11 +172,19 @@ async def test_no_plaintext_at_rest_while_the_handler_gets_the_value(
     result = await schema.execute(
         "query($id: Int!) { instance(id: $id) { variables } }",
         variable_values={"id": instance.id},
-        context_value=make_context(workflow, migrated_db, "alice"),
+        context_value=make_context(workflow, migrated_db, principal("alice", "user")),
     )
     assert result.errors is None, result.errors
     assert result.data is not None
     assert result.data["instance"]["variables"]["ssn"] == MASK
+    # an operator (instances.operate) sees them decrypted
+    result = await schema.execute(
+        "query($id: Int!) { instance(id: $id) { variables } }",
+        variable_values={"id": instance.id},
+        context_value=make_context(workflow, migrated_db, principal("olga", "operator")),
+    )
+    assert result.data is not None
+    assert result.data["instance"]["variables"]["ssn"] == SSN
 
 
 async def test_set_variables_of_a_sensitive_one_is_sealed_too(

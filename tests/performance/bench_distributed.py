@@ -39,6 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from support.auth import create_user, http_login  # noqa: E402
 from support.processes import BIN, Cluster, cluster  # noqa: E402
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -105,10 +106,15 @@ async def drop_database(name: str) -> None:
         await admin.close()
 
 
+HEADERS: dict[str, str] = {}  # the bench user's bearer token, after ``run`` logs in
+
+
 async def graphql(
     client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any]
 ) -> dict[str, Any]:
-    response = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
+    response = await client.post(
+        f"{url}/graphql", json={"query": query, "variables": variables}, headers=HEADERS
+    )
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     if body.get("errors"):
@@ -285,6 +291,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             running.worker()
             db = await asyncpg.connect(url)
             try:
+                await create_user(url, "bench", "admin")
+                async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+                    HEADERS.update(await http_login(client, "bench"))
                 async with httpx.AsyncClient(timeout=30) as client:
                     order = json.loads((ROOT / "examples/order-processing.json").read_text())
                     await graphql(client, api, DEPLOY, {"definition": order})
@@ -314,7 +323,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 async def bench_fanout(running: Cluster, api: str, counts: list[int]) -> dict[str, Any]:
     from performance.fanout import measure_fanout
 
-    return {str(k): await measure_fanout(api, k) for k in counts}
+    return {str(k): await measure_fanout(api, k, headers=HEADERS) for k in counts}
 
 
 def verdict(results: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -26,6 +27,7 @@ import httpx
 import websockets
 
 PER_PROCESS = 2500
+TOKEN_VARIABLE = "FANOUT_TOKEN"  # the bearer token of the client processes
 READY_TIMEOUT_SECONDS = 300
 EVENTS = 10
 PAUSE_SECONDS = 1.5  # between events: each is measured on its own, not queued behind another
@@ -64,7 +66,9 @@ async def subscriber(
         ping_interval=None,
         max_queue=64,
     ) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        token = os.environ.get(TOKEN_VARIABLE, "")  # the measuring side's bearer token
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
         ack = json.loads(await ws.recv())
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"no connection_ack: {ack}")
@@ -110,8 +114,10 @@ async def client(url: str, count: int, instance: int, events: int) -> None:
 # --- the measuring side ---------------------------------------------------------------------
 
 
-async def _graphql(api: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=30) as http:
+async def _graphql(
+    api: str, query: str, variables: dict[str, Any], headers: dict[str, str]
+) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30, headers=headers) as http:
         response = await http.post(f"{api}/graphql", json={"query": query, "variables": variables})
         body: dict[str, Any] = response.json()
         if body.get("errors"):
@@ -120,17 +126,18 @@ async def _graphql(api: str, query: str, variables: dict[str, Any]) -> dict[str,
         return data
 
 
-async def measure_fanout(api: str, subscribers: int, events: int = EVENTS) -> dict[str, Any]:
+async def measure_fanout(
+    api: str, subscribers: int, events: int = EVENTS, *, headers: dict[str, str]
+) -> dict[str, Any]:
+    """``headers``: an admin's bearer token; the client processes get it in their
+    environment, for their connection_init."""
     await _graphql(
         api,
         "mutation($d: JSON!) { deployDefinition(definition: $d) { __typename } }",
         {"d": WAITING},
+        headers,
     )
-    started = await _graphql(
-        api,
-        START,
-        {},
-    )
+    started = await _graphql(api, START, {}, headers)
     instance = started["startInstance"]["instance"]["id"]
     ws_url = api.replace("http://", "ws://") + "/graphql"
     processes = math.ceil(subscribers / PER_PROCESS)
@@ -152,6 +159,7 @@ async def measure_fanout(api: str, subscribers: int, events: int = EVENTS) -> di
             "--events",
             str(events),
             stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, TOKEN_VARIABLE: headers["Authorization"].removeprefix("Bearer ")},
         )
         for share in shares
     ]
@@ -168,6 +176,7 @@ async def measure_fanout(api: str, subscribers: int, events: int = EVENTS) -> di
             api,
             SET_VARIABLES,
             {"id": instance, "v": {"tick": i}},
+            headers,
         )
         await asyncio.sleep(PAUSE_SECONDS)
     latencies: list[float] = []

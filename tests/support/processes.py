@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from support.auth import ENV as AUTH_ENV
+
 BIN = Path(sys.executable).parent
 TESTS = Path(__file__).resolve().parents[1]
 READY_TIMEOUT_SECONDS = 30.0
@@ -89,6 +91,7 @@ class Cluster:
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
             "PYTHONUNBUFFERED": "1",
+            **AUTH_ENV,  # the servers sign with the tests' secret (support.auth)
             **self.env,
         }
         with log.open("wb") as out:

@@ -36,7 +36,7 @@ def principal(*roles: Role) -> Principal:
         (
             Role.OPERATOR,
             {P.DEFINITIONS_READ, P.INSTANCES_START, P.TASKS_WORK}
-            | {P.INSTANCES_SEE_ALL, P.INSTANCES_OPERATE, P.TASKS_SEE_ALL},
+            | {P.INSTANCES_SEE_ALL, P.INSTANCES_OPERATE, P.TASKS_SEE_ALL, P.EXTERNAL_TASKS_WORK},
         ),
         (Role.ADMIN, set(Permission)),
     ],
