@@ -11,7 +11,11 @@ variables): the next subscriber that asked the same gets the same ``ExecutionRes
 ``data`` the view encodes once (``EncodedResults``). Only types registered with
 ``@shareable`` take part: their fields must resolve from the object alone, never from the
 context (the user), so that every subscriber may see what one execution produced. Results
-with errors are never shared (error masking works per operation).
+with errors are never shared (error masking works per operation). Who may receive an event
+is decided per subscriber before it is handed the shared object (the permission table on the
+subscription's source, then the feed's row-level rule), never inside a shared execution: a
+type whose fields would check the user, or hide parts of itself from some users (``TaskChange``
+and its per-subscriber ``visible``), must not be ``@shareable``.
 """
 
 from __future__ import annotations

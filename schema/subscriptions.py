@@ -8,8 +8,15 @@ replay already gave: nothing falls between the two, nothing comes twice. When th
 last event it delivered. A subscriber that falls too far behind is cut off with the error
 code ``subscriber_too_slow``: it subscribes again with its last cursor.
 
-Bad arguments (an unknown instance, a cursor this API did not give out, no current user)
-are GraphQL errors with ``extensions.code``, as for queries. See docs/subscriptions.md.
+Who may subscribe to what is ``schema.permissions``' table (checked before a feed starts);
+the feeds add the row-level rules: ``instanceEvents`` streams an instance only to a principal
+who may see it (``instances.see_all``, or they started it or hold a task of it), and
+``taskChanges`` delivers only the tasks the principal may see (every task with
+``tasks.see_all``). The socket itself is authenticated in ``connection_init`` and closed
+(4403) when its token expires or is revoked (``server.app``, ``server.auth.websocket``).
+
+Bad arguments (an unknown instance, a cursor this API did not give out) are GraphQL errors
+with ``extensions.code``, as for queries. See docs/subscriptions.md.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from schema import permissions
 from schema.context import Context
 from schema.fanout import IdentityCache, shareable
 from schema.instances import InstanceStatus
+from server.auth.roles import Permission, Principal
 from server.bus import GAP, Hub, Payload, SubscriberTooSlow
 from server.bus import Subscription as HubSubscription
 from server.db import Database
@@ -45,6 +54,27 @@ def _subscription(description: str) -> Callable[[F], F]:
 
 def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
+
+
+def _principal(info: Info) -> Principal:
+    """The socket's principal (the permission table refuses anonymous callers first: this
+    fails closed should a feed ever be reached without it)."""
+    principal = info.context.principal
+    if principal is None:
+        raise _error("authentication required: send a token in connection_init", "unauthenticated")
+    return principal
+
+
+async def _check_instance_visible(info: Info, instance_id: int) -> None:
+    """``not_found`` alike for an instance that does not exist and one the principal may not
+    see: a feed says nothing about instances outside the caller's view."""
+    ctx = info.context
+    principal = _principal(info)
+    if Permission.INSTANCES_SEE_ALL in principal.permissions:
+        return  # the feed's own read says not_found for an unknown id
+    row = await ctx.loaders.instance.load(instance_id)
+    if row is None or not await permissions.may_see_instance(ctx, instance_id, row.started_by):
+        raise _error(f"instance {instance_id} not found", "not_found")
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -378,11 +408,9 @@ class TaskChange:
         )
 
 
-async def _task_changes(
-    hub: Hub, user: str | None, groups: tuple[str, ...]
-) -> AsyncGenerator[TaskChange, None]:
-    if user is None:
-        raise _error("no current user (send X-User)", "no_current_user")
+async def _task_changes(hub: Hub, principal: Principal) -> AsyncGenerator[TaskChange, None]:
+    see_all = Permission.TASKS_SEE_ALL in principal.permissions
+    user, groups = principal.username, tuple(principal.groups)
     shown: set[int] = set()  # tasks delivered as visible: told once when they leave the view
     with hub.subscribe() as subscription:
         while True:
@@ -392,7 +420,7 @@ async def _task_changes(
             instance = payload["instance"]
             seq = None if instance is None else instance["seq"]
             for task in payload["tasks"]:
-                visible = feeds.may_see_task(task, user, groups)
+                visible = see_all or feeds.may_see_task(task, user, groups)
                 if visible:
                     shown.add(task["id"])
                     if len(shown) > SEEN_LIMIT:
@@ -456,6 +484,7 @@ class Subscription:
         self, info: Info, instance_id: int, after_seq: int = 0
     ) -> AsyncGenerator[InstanceEvent, None]:
         ctx = info.context
+        await _check_instance_visible(info, instance_id)  # once: see docs/subscriptions.md
         async for event in _instance_events(ctx.hub, ctx.db, instance_id, after_seq):
             yield event
 
@@ -466,6 +495,10 @@ class Subscription:
     async def instance_changes(
         self, info: Info, filter: InstanceChangeFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[InstanceChange, None]:
+        if Permission.INSTANCES_SEE_ALL not in _principal(info).permissions:
+            # every instance's changes: the table asks instances.see_all; kept here too, as
+            # the feed has no row-level rule of its own
+            raise permissions.forbidden("not allowed: needs the permission instances.see_all")
         given = filter or InstanceChangeFilter()
         where = feeds.ChangeFilter(
             definition_key=given.definition_key,
@@ -476,11 +509,10 @@ class Subscription:
 
     @_subscription(
         description="Changes of the tasks the current user may see: assigned to them, or "
-        "claimable by them or one of their groups."
+        "claimable by them or one of their groups (every task with tasks.see_all)."
     )
     async def task_changes(self, info: Info) -> AsyncGenerator[TaskChange, None]:
-        ctx = info.context
-        async for change in _task_changes(ctx.hub, ctx.user, ctx.groups):
+        async for change in _task_changes(info.context.hub, _principal(info)):
             yield change
 
     @_subscription(

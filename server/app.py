@@ -18,6 +18,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from engine import DefinitionInvalid, load_definition_text
 from schema import build_schema
@@ -45,8 +47,12 @@ from server import migrations, rest
 from server.arq_queue import ArqQueue
 from server.auth.errors import AuthError
 from server.auth.http import bearer, challenge
+from server.auth.origins import origin_allowed
 from server.auth.roles import Principal
 from server.auth.sessions import AuthService
+from server.auth.tokens import AccessClaims
+from server.auth.websocket import CLOSE_CODE as WS_FORBIDDEN
+from server.auth.websocket import ConnectionGuard, bearer_token
 from server.authentication import open_auth
 from server.db import Database
 from server.http_service import close_builtins, handler_registry
@@ -437,13 +443,55 @@ class GraphQLView(GraphQL[Any, None]):
         except TokenRefused as refused:
             return unauthorized(refused.error)
 
-    # --- requests refused before execution: JSON errors with a code ----------------------------
+    # --- websockets: Origin, connection_init token, and a guard per connection ---------------
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        """strawberry asks this before accepting a handshake whose ``Origin`` is neither absent
+        (not a browser) nor the server's own host; refused, it answers 403 unaccepted."""
+        settings: Settings = request.app.state.settings
+        return origin_allowed(origin, settings.allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HTTP: see ``serve_http``. A websocket's whole life runs inside this call, so its
+        connection (and the guard of its token) ends when the call returns."""
         if scope["type"] == "http":
             await self.serve_http(scope, receive, send)  # refusals as JSON (below)
             return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        socket = WebSocket(scope, receive=receive, send=send)  # as strawberry's own __call__
+        connection = _Connection(socket)
+        token = _connection.set(connection)
+        try:
+            await self.run(socket)
+        finally:
+            _connection.reset(token)
+            await connection.stop()
+
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        """Authenticate ``connection_init``'s token (see ``bearer_token``); refused, strawberry
+        closes with 4403 (graphql-transport-ws) or sends ``connection_error`` (graphql-ws)."""
+        connection = _connection.get()
+        auth: AuthService | None = getattr(context, "auth", None)
+        if connection is None or auth is None:
+            raise ConnectionRejectionError({"code": "unauthenticated", "message": NO_AUTH})
+        if connection.authenticated:  # legacy graphql-ws lets a client init twice: not here
+            message = "connection_init was sent already: reconnect to use another token"
+            raise ConnectionRejectionError({"code": "already_initialised", "message": message})
+        token = bearer_token(getattr(context, "connection_params", None))
+        if token is None:
+            message = "connection_init carries no token: send {Authorization: 'Bearer <token>'}"
+            raise ConnectionRejectionError({"code": "unauthenticated", "message": message})
+        try:
+            claims = await auth.authenticate(token)
+        except AuthError as error:
+            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
+        context.principal = claims.principal
+        connection.guard(auth, claims)
+        return UnsetType()  # a plain connection_ack (UNSET is typed Any)
+
+    # --- requests refused before execution: JSON errors with a code ----------------------------
 
     async def serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's ``__call__`` for HTTP, but its refusals (plain text there) are
@@ -495,3 +543,37 @@ class GraphQLView(GraphQL[Any, None]):
         if sub_response.media_type == GRAPHQL_RESPONSE:
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
         return response
+
+
+NO_AUTH = "authentication is not available"
+
+
+class _Connection:
+    """One websocket: its socket, and once authenticated the guard that closes it (4403) when
+    the token expires or is revoked. Reached from ``on_ws_connect`` through ``_connection``:
+    strawberry handles a socket's messages in the task that runs the view."""
+
+    def __init__(self, socket: WebSocket) -> None:
+        self.socket = socket
+        self._guard: ConnectionGuard | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self._guard is not None
+
+    def guard(self, auth: AuthService, claims: AccessClaims) -> None:
+        self._guard = ConnectionGuard(auth, claims, self._close)
+        self._guard.start()
+
+    async def _close(self, error: AuthError) -> None:
+        user = "?" if self._guard is None else self._guard.claims.principal.username
+        log.info("websocket closed: %s (%s)", error.code, user)
+        if self.socket.application_state != WebSocketState.DISCONNECTED:
+            await self.socket.close(code=WS_FORBIDDEN, reason=error.message[:120])
+
+    async def stop(self) -> None:
+        if self._guard is not None:
+            await self._guard.stop()
+
+
+_connection: ContextVar[_Connection | None] = ContextVar("websocket_connection", default=None)
