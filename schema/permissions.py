@@ -91,9 +91,10 @@ RULES: Mapping[str, Mapping[str, Rule]] = {
         "reportExternalTaskError": Rule(P.EXTERNAL_TASKS_WORK),
     },
     "Subscription": {
-        # one instance's or every instance's events carry variables and history: only for
-        # those who see every instance (a per-instance check would need the feed's own rule)
-        "instanceEvents": Rule(P.INSTANCES_SEE_ALL),
+        # one instance's events: the feed checks the instance is visible to the principal
+        # (an invisible one is not_found, as for Query.instance); every instance's changes
+        # carry what only those who see every instance may see
+        "instanceEvents": Rule(rows=INSTANCE_ROWS),
         "instanceChanges": Rule(P.INSTANCES_SEE_ALL),
         "taskChanges": Rule(P.TASKS_WORK, rows="filtered per principal by the feed"),
         "dashboardCounters": Rule(P.INSTANCES_SEE_ALL),

@@ -279,9 +279,19 @@ async def test_a_user_cannot_follow_an_instance_they_may_not_see(live: Live) -> 
             async with asyncio.timeout(WAIT):
                 await anext(stream)
     [error] = raised.value.errors or []
-    # refused by the permission table (instances.see_all), or by the row-level rule, which
-    # answers as for an unknown instance; either way nothing of bob's instance arrives
-    assert cast(dict[str, Any], error)["extensions"]["code"] in ("forbidden", "not_found")
+    # the row-level rule answers as for an unknown instance: nothing of bob's instance arrives
+    assert cast(dict[str, Any], error)["extensions"]["code"] == "not_found"
+
+
+async def test_a_user_follows_an_instance_where_they_hold_a_task(live: Live) -> None:
+    alice = await live.user("alice")
+    for_alice = await live.start("alice")  # started by the admin; alice's task is open in it
+    async with live.client(alice) as session:
+        stream = session.subscribe(operation("InstanceEvents", {"instanceId": for_alice}))
+        async with asyncio.timeout(WAIT):
+            first = await anext(stream)
+    assert first["instanceEvents"]["instanceId"] == for_alice
+    assert first["instanceEvents"]["seq"] == 1
 
 
 async def test_dashboard_counters_need_a_role_that_sees_everything(live: Live) -> None:
