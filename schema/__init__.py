@@ -8,7 +8,12 @@ make_context`` builds the context of each operation.
 from __future__ import annotations
 
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
@@ -23,6 +28,7 @@ from schema.permissions import guard_root_fields
 
 MAX_DEPTH = 10  # instances > edges > node > tasks > instance > definition > versions is 7
 MAX_ALIASES = 30
+MAX_TOKENS = 5_000  # the size limit of a document (the largest contract operation has ~150)
 CACHE_SIZE = 256
 # The limits' validation rules, built once: the validation cache is keyed by the rule classes,
 # and QueryDepthLimiter / MaxAliasesLimiter build new classes each time they are constructed,
@@ -68,6 +74,8 @@ def build_schema(*, introspection: bool = True, max_batch: int = 0) -> Schema:
         # factories: a fresh extension per operation (the caches themselves are shared,
         # module-level LRU caches keyed by size)
         extensions=[
+            # sets the parser's token limit before the (cached) parse: the cache keys on it
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             lambda: AddValidationRules(rules),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from graphql import parse, validate
 
-from schema import schema
+from schema import MAX_TOKENS, schema
 from schema.cost import LIST_SIZE, MAX_COST, MAX_PAGE, cost_rule
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "frontend-contract" / "operations"
@@ -61,3 +61,12 @@ def test_a_wide_nested_query_is_refused_with_its_estimate() -> None:
     )
     [message] = errors(query)
     assert "over the limit" in message and str(MAX_COST) in message
+
+
+@pytest.mark.anyio
+async def test_a_document_over_the_token_limit_is_refused_before_it_is_parsed_whole() -> None:
+    fields = " ".join(f"f{i}: __typename" for i in range(MAX_TOKENS))
+    result = await schema.execute(f"{{ {fields} }}")
+    assert result.errors is not None
+    [error] = result.errors
+    assert "token" in error.message.lower()
