@@ -365,6 +365,17 @@ STEP_TYPES: tuple[str, ...] = (
 ACTIVITY_TYPES = frozenset({"service_task", "user_task", "receive_task", "call_activity"})
 
 
+class Starters(_Model):
+    """Who may start instances of a process (besides those who operate every instance)."""
+
+    users: list[Annotated[str, Field(min_length=1, max_length=150)]] = Field(
+        default_factory=list, description="Usernames"
+    )
+    groups: list[Annotated[str, Field(min_length=1, max_length=150)]] = Field(
+        default_factory=list, description="Groups: any member may start it"
+    )
+
+
 class ProcessDefinition(_Model):
     """A process as a designer writes it (JSON or YAML)."""
 
@@ -387,6 +398,10 @@ class ProcessDefinition(_Model):
         None, description="The first step; default: the start_event, else the first step listed"
     )
     steps: list[Step]
+    starters: Starters | None = Field(
+        None,
+        description="Who may start it; absent: every user allowed to start instances",
+    )
 
 
 def definition_json_schema() -> dict[str, Any]:

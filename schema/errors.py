@@ -25,7 +25,7 @@ from strawberry.types import ExecutionContext
 
 from engine import Problem as EngineProblem
 from server.request_id import current_request_id, new_request_id
-from server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 
 INTERNAL_ERROR = "internal error"
 INTERNAL_ERROR_CODE = "internal_error"
@@ -94,6 +94,8 @@ async def attempt(call: Callable[[], Awaitable[T]], success: Callable[[T], R]) -
     error. Anything else propagates (and is masked and logged)."""
     try:
         result = await call()
+    except Forbidden as error:  # as the permission rules refuse: a GraphQL error, not a result
+        raise GraphQLError(error.message, extensions={"code": error.code}) from error
     except ServiceError as error:
         return expected_error(error)
     return success(result)

@@ -30,6 +30,7 @@ from schema.permissions import (
     may_see_task,
     task_viewer,
 )
+from server.auth.visibility import starter
 from server.crypto import masked
 from server.models import HistoryRecord, Instance
 from server.models import Incident as IncidentRow
@@ -340,6 +341,7 @@ class Mutation:
                 business_key=business_key,
                 variables=values,
                 actor=ctx.user,
+                starter=starter(ctx.principal),
             ),
             _success,
         )

@@ -24,12 +24,12 @@ from server.auth.errors import AuthError
 from server.auth.http import bearer, challenge
 from server.auth.roles import Permission, Principal
 from server.auth.sessions import AuthService
-from server.auth.visibility import instance_viewer, may_see_task, task_viewer
+from server.auth.visibility import instance_viewer, may_see_task, starter, task_viewer
 from server.crypto import masked
 from server.db import Database
 from server.models import Definition, Instance, UserTask, utcnow
 from server.services import definitions, queries
-from server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from server.services.workflow import Workflow
 
 CURRENT_USER = "current_user"
@@ -65,6 +65,8 @@ def service_error(error: ServiceError) -> JSONResponse:
         return error_response(404, error.code, error.message)
     if isinstance(error, Conflict):
         return error_response(409, error.code, error.message)
+    if isinstance(error, Forbidden):
+        return error_response(403, error.code, error.message)
     problems = error.problems if isinstance(error, InvalidInput) else []
     return error_response(400, error.code, error.message, problems)
 
@@ -351,6 +353,7 @@ async def start_instance(request: Request) -> JSONResponse:
         business_key=business_key,
         variables=_variables(body),
         actor=_user(request),
+        starter=starter(_principal(request)),
     )
     return JSONResponse(instance_json(instance), status_code=201)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from server.auth.roles import Permission, Principal
 from server.models import UserTask
 from server.services.queries import Viewer
+from server.services.workflow import Starter
 
 P = Permission
 
@@ -45,6 +46,18 @@ def may_see_task(principal: Principal | None, row: UserTask) -> bool:
     if row.assignee == viewer.user or viewer.user in row.candidate_users:
         return True
     return not set(viewer.groups).isdisjoint(row.candidate_groups)
+
+
+def starter(principal: Principal | None) -> Starter:
+    """Who starts an instance, for the definition's ``starters`` check: those who operate every
+    instance may start any definition."""
+    if principal is None:  # refused by the rules first; fail closed anyway
+        return Starter(username="")
+    return Starter(
+        username=principal.username,
+        groups=frozenset(principal.groups),
+        unrestricted=P.INSTANCES_OPERATE in principal.permissions,
+    )
 
 
 def may_see_sensitive(principal: Principal | None) -> bool:

@@ -34,6 +34,12 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class Forbidden(ServiceError):
+    """The caller may not do this to this object (a definition they may not start)."""
+
+    code = "forbidden"
+
+
 class InvalidInput(ServiceError):
     """The request itself is wrong; ``problems`` says where and why, each one."""
 

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine import events as ev
+from engine.definition import Starters
 from server.crypto import Vault
 from server.db import Database
 from server.models import (
@@ -35,7 +36,7 @@ from server.models import (
 )
 from server.services import definitions
 from server.services.changes import Changes
-from server.services.errors import Conflict, NotFound
+from server.services.errors import Conflict, Forbidden, NotFound
 from server.services.transitions import (
     ENDED,
     RUNNING,
@@ -77,6 +78,23 @@ class JobResult:
     job_id: int
     variables: dict[str, Any] | None = None
     failure: tuple[str, str | None, bool] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Starter:
+    """Who starts an instance, for a definition that names its ``starters``.
+    ``unrestricted``: may start any definition (operators, admins)."""
+
+    username: str
+    groups: frozenset[str] = frozenset()
+    unrestricted: bool = False
+
+    def check(self, starters: Starters | None, key: str) -> None:
+        if starters is None or self.unrestricted:
+            return
+        if self.username in starters.users or not self.groups.isdisjoint(starters.groups):
+            return
+        raise Forbidden(f"{self.username} may not start {key!r}: see its starters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +186,18 @@ class Workflow:
         business_key: str | None = None,
         variables: dict[str, Any] | None = None,
         actor: str | None = None,
+        starter: Starter | None = None,
     ) -> Instance:
-        """Start an instance of a definition by id, or by key (latest, or ``version``)."""
+        """Start an instance of a definition by id, or by key (latest, or ``version``).
+
+        ``starter``: who asks, checked against the definition's ``starters`` (None: a caller
+        the API has already allowed everything, such as the engine starting a child)."""
         async with self.unit() as unit:
             row = await definitions.find(
                 unit.session, definition_id=definition_id, key=key, version=version
             )
+            if starter is not None:
+                starter.check(self.cache.get(row).source.starters, row.key)
             run = self._transitions(unit, actor=actor)
             instance = await run.start(row, variables or {}, business_key=business_key)
         return instance

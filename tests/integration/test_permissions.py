@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import strawberry
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlmodel import col, func, select
 from support.auth import principal
 from support.queues import RecordingQueue
 
@@ -26,6 +27,7 @@ from server.auth.sessions import AuthService
 from server.auth.throttle import MemoryThrottle, ThrottleLimits
 from server.auth.tokens import AccessTokens, SigningKey
 from server.db import Database
+from server.models import Instance
 from server.services.workflow import Workflow
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -317,3 +319,44 @@ async def test_a_user_never_sees_another_users_task_or_variables(
 
 
 TASKS_OF = "query($i: Int!) { instance(id: $i) { tasks { id } } }"
+
+
+# --- who may start a definition -----------------------------------------------------------------
+
+RESTRICTED = {
+    "name": "Payroll run",
+    "key": "payroll",
+    "starters": {"users": ["paula"], "groups": ["payroll"]},
+    "steps": [
+        {"id": "start", "type": "start_event", "next": ["done"]},
+        {"id": "done", "type": "end_event"},
+    ],
+}
+START_PAYROLL = 'mutation { startInstance(key: "payroll") { __typename } }'
+
+
+@pytest.mark.parametrize(
+    ("user", "allowed"),
+    [
+        (principal("paula", "user"), True),  # named
+        (principal("gus", "user", groups=["payroll"]), True),  # by group
+        (principal("olga", "operator"), True),  # operates every instance
+        (principal("mallory", "user", groups=["sales"]), False),
+        (principal("dave", "designer"), False),  # may deploy it, not start it
+    ],
+    ids=["named", "group", "operator", "other-group", "designer"],
+)
+async def test_a_definition_with_starters_is_started_only_by_them(
+    workflow: Workflow, migrated_db: Database, user: Principal, allowed: bool
+) -> None:
+    await workflow.deploy(RESTRICTED, actor="admin")
+    result = await run(workflow, migrated_db, user, START_PAYROLL)
+    if allowed:
+        assert result.errors is None and result.data is not None
+        assert result.data["startInstance"]["__typename"] == "InstanceSuccess"
+    else:
+        assert refusal_codes(result) == {"forbidden"}
+        assert result.data is None
+    async with migrated_db.reading() as session:
+        started = (await session.exec(select(func.count(col(Instance.id))))).one()
+    assert started == (1 if allowed else 0)
