@@ -144,11 +144,9 @@ def serve(
     import uvicorn
 
     from server.app import (
-        DatabaseNotAtHead,
         create_app,
         demo_settings,
         example_files,
-        prepare_database,
     )
     from server.request_id import configure_logging
     from server.settings import Settings
@@ -164,11 +162,7 @@ def serve(
         typer.secho(f"not starting: {refused}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     if not settings.embedded:  # say it plainly, before uvicorn wraps it in a traceback
-        try:
-            asyncio.run(prepare_database(settings))
-        except DatabaseNotAtHead as error:
-            typer.secho(f"not starting: {error}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from error
+        asyncio.run(_database_ready(settings, "not starting: "))
     configure_logging(settings.log_level)  # every line with its request id
     application = create_app(settings, deploy=example_files() if demo else ())
     uvicorn.run(
@@ -229,7 +223,7 @@ def worker(
     Settings: WORKER_CONCURRENCY, WORKER_JOB_TIMEOUT, WORKER_POLL_DELAY, WORKER_SWEEP_INTERVAL,
     WORKER_EAGER.
     """
-    from server.app import DatabaseNotAtHead, demo_settings, prepare_database
+    from server.app import demo_settings
     from server.settings import Settings
 
     settings = Settings()
@@ -244,11 +238,7 @@ def worker(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        asyncio.run(prepare_database(settings))
-    except DatabaseNotAtHead as error:
-        typer.secho(f"not starting: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from error
+    asyncio.run(_database_ready(settings, "not starting: "))
     asyncio.run(_work(settings))
 
 
@@ -311,7 +301,6 @@ class _NoQueue:
 
 
 async def _deploy(files: list[Path]) -> bool:
-    from server.app import DatabaseNotAtHead, prepare_database
     from server.db import Database
     from server.keys import vault_from_settings
     from server.services.errors import InvalidInput
@@ -319,11 +308,7 @@ async def _deploy(files: list[Path]) -> bool:
     from server.settings import Settings
 
     settings = Settings()
-    try:
-        await prepare_database(settings)
-    except DatabaseNotAtHead as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from error
+    await _database_ready(settings)
     db = Database(settings.sqlalchemy_url)
     workflow = Workflow(db, _NoQueue(), vault=vault_from_settings(settings))
     failed = False
@@ -446,18 +431,13 @@ def _users(change: Callable[[Users], Awaitable[UserInfo]], done: str) -> None:
 
 
 async def _with_users(work: Callable[[Users], Awaitable[None]]) -> None:
-    from server.app import DatabaseNotAtHead, prepare_database
     from server.auth.passwords import Passwords
     from server.auth.users import Users
     from server.db import Database
     from server.settings import Settings
 
     settings = Settings()
-    try:
-        await prepare_database(settings)
-    except DatabaseNotAtHead as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from error
+    await _database_ready(settings)
     db = Database(settings.sqlalchemy_url)
     try:
         await work(Users(db, Passwords()))
@@ -471,6 +451,17 @@ def _where(embedded: bool, url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+async def _database_ready(settings: Settings, prefix: str = "") -> None:
+    """Migrate the embedded database, or check production's is at head; exit 1 saying why."""
+    from server.app import DatabaseNotAtHead, prepare_database
+
+    try:
+        await prepare_database(settings)
+    except DatabaseNotAtHead as error:
+        typer.secho(f"{prefix}{error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
 
 
 def main() -> None:
