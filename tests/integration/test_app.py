@@ -24,14 +24,9 @@ from support.auth import PASSWORD, TEST_AUTH, bearer_headers
 from typer.testing import CliRunner
 
 from server import cli
-from server.app import (
-    GRAPHQL_RESPONSE,
-    DatabaseNotAtHead,
-    GraphQLView,
-    accepts_graphql_response,
-    create_app,
-)
+from server.app import DatabaseNotAtHead, create_app
 from server.db import Database
+from server.graphql_view import GRAPHQL_RESPONSE, GraphQLView, accepts_graphql_response
 from server.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

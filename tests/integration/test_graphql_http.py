@@ -16,8 +16,9 @@ from sqlalchemy import make_url
 from starlette.applications import Starlette
 from support.auth import PASSWORD, TEST_AUTH, bearer_headers
 
-from server.app import GRAPHQL_RESPONSE, create_app
+from server.app import create_app
 from server.db import Database
+from server.graphql_view import GRAPHQL_RESPONSE
 from server.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

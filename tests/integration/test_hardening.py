@@ -43,7 +43,8 @@ from typer.testing import CliRunner
 from schema import build_schema
 from schema.errors import INTERNAL_ERROR, Schema, mask_errors
 from server import cli
-from server.app import GraphQLView, _internal_error, create_app
+from server.app import _internal_error, create_app
+from server.graphql_view import GraphQLView
 from server.request_id import RequestIdFilter, RequestIdMiddleware, current_request_id
 from server.settings import Settings
 
