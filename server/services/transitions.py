@@ -451,23 +451,6 @@ class Transitions:
             self._followups.append((parent, event(child.parent_child_key)))
 
 
-async def lock_instance_of(
-    session: AsyncSession, table: type[Job] | type[Timer], row_id: int
-) -> Instance | None:
-    """Lock the instance a job or timer belongs to, in one statement (None: no such row). Read
-    the row itself after this: only then is it current (a concurrent transition of the same
-    instance may have changed it while this one waited for the lock)."""
-    owner = select(table.instance_id).where(col(table.id) == row_id).scalar_subquery()
-    return (
-        await session.exec(
-            select(Instance)
-            .where(col(Instance.id) == owner)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-
-
 async def lock_instance(session: AsyncSession, instance_id: int) -> Instance:
     """Load an instance for a transition, locked against concurrent ones (``FOR UPDATE`` on
     PostgreSQL; SQLite's single writer excludes them already). ``populate_existing``: a row

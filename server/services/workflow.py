@@ -44,7 +44,6 @@ from server.services.transitions import (
     AfterCommit,
     Transitions,
     lock_instance,
-    lock_instance_of,
     sealed,
 )
 
@@ -73,11 +72,13 @@ class _Unpublished:
 @dataclass(frozen=True, slots=True)
 class JobResult:
     """What a worker reports for one job: the handler's variables, or a failure as
-    (message, error_code, retryable)."""
+    (message, error_code, retryable). ``guard`` (an external task's lock check) runs under the
+    instance lock before anything is applied, and may raise a service error to refuse it."""
 
     job_id: int
     variables: dict[str, Any] | None = None
     failure: tuple[str, str | None, bool] | None = None
+    guard: Callable[[Job, Instance, datetime], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,19 +395,17 @@ class Workflow:
         check) runs under the instance lock, before anything is applied, and may raise a
         service error to refuse the result: a client then learns why, where a worker of ours
         has nobody to tell."""
-        async with self.unit() as unit:
-            session = unit.session
-            instance = await lock_instance_of(session, Job, job_id)
-            job = None if instance is None else await session.get(Job, job_id)
-            if instance is None or job is None:
-                return
-            if guard is not None:
-                guard(job, instance, self.clock())
-            if job.status != "pending" or instance.status in ENDED:
-                return
-            if instance.status == SUSPENDED:
-                return  # stays pending: resume hands it over again
-            await self._finish_job(unit, instance, job, JobResult(job_id, variables, failure))
+        await self._report(JobResult(job_id, variables, failure, guard))
+
+    async def fire_timer(self, timer_id: int) -> None:
+        """A timer is due. Fires once: a timer already fired or cancelled is ignored."""
+        await self._report(TimerDue(timer_id))
+
+    async def _report(self, item: JobResult | TimerDue) -> None:
+        """One result or timer: a batch of one, whose new jobs are handed over at once."""
+        jobs = await self.apply_batch([item])
+        if jobs:
+            await self.queue.submit(jobs)
 
     async def apply_batch(self, items: Sequence[JobResult | TimerDue]) -> list[Job]:
         """Several job results and due timers in ONE transaction, each applied as
@@ -420,12 +419,15 @@ class Workflow:
         nothing of it is applied (the caller may apply its items one by one)."""
         job_ids = sorted({i.job_id for i in items if isinstance(i, JobResult)})
         timer_ids = sorted({i.timer_id for i in items if isinstance(i, TimerDue)})
+        job_owners = select(Job.instance_id).where(col(Job.id).in_(job_ids))
+        timer_owners = select(Timer.instance_id).where(col(Timer.id).in_(timer_ids))
+        owners = (
+            union(job_owners, timer_owners)
+            if job_ids and timer_ids
+            else (job_owners if job_ids else timer_owners)
+        )
         async with self.unit(keep_jobs=True) as unit:
             session = unit.session
-            owners = union(
-                select(Job.instance_id).where(col(Job.id).in_(job_ids)),
-                select(Timer.instance_id).where(col(Timer.id).in_(timer_ids)),
-            )
             locked = await session.exec(
                 select(Instance)
                 .where(col(Instance.id).in_(owners))
@@ -436,18 +438,16 @@ class Workflow:
             instances = {instance.id: instance for instance in locked}
             # read after the lock: only then are they current
             fresh = {"populate_existing": True}
-            jobs = {
-                job.id: job
-                for job in await session.exec(
-                    select(Job).where(col(Job.id).in_(job_ids)).execution_options(**fresh)
-                )
-            }
-            timers = {
-                timer.id: timer
-                for timer in await session.exec(
+            jobs: dict[int | None, Job] = {}
+            timers: dict[int | None, Timer] = {}
+            if job_ids:  # a batch of one kind reads one table: a single result costs 2 reads
+                query = select(Job).where(col(Job.id).in_(job_ids)).execution_options(**fresh)
+                jobs = {job.id: job for job in await session.exec(query)}
+            if timer_ids:
+                query_t = (
                     select(Timer).where(col(Timer.id).in_(timer_ids)).execution_options(**fresh)
                 )
-            }
+                timers = {timer.id: timer for timer in await session.exec(query_t)}
             for item in items:
                 row = (
                     jobs.get(item.job_id)
@@ -455,7 +455,12 @@ class Workflow:
                     else timers.get(item.timer_id)
                 )
                 instance = None if row is None else instances.get(row.instance_id)
-                if row is None or instance is None or row.status != "pending":
+                if row is None or instance is None:
+                    continue
+                if isinstance(item, JobResult) and item.guard is not None:
+                    assert isinstance(row, Job)
+                    item.guard(row, instance, self.clock())
+                if row.status != "pending":
                     continue
                 if instance.status != RUNNING:  # ended: ignored; suspended: stays pending
                     continue
@@ -481,21 +486,6 @@ class Workflow:
             message, code, retryable = result.failure
             event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
         await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
-
-    async def fire_timer(self, timer_id: int) -> None:
-        """A timer is due. Fires once: a timer already fired or cancelled is ignored."""
-        async with self.unit() as unit:
-            session = unit.session
-            instance = await lock_instance_of(session, Timer, timer_id)
-            timer = None if instance is None else await session.get(Timer, timer_id)
-            if instance is None or timer is None:
-                return
-            if timer.status != "pending" or instance.status in ENDED:
-                return
-            if instance.status == SUSPENDED:
-                return
-            timer.status = "fired"
-            await self._apply(unit, instance, ev.TimerFired(timer.key), actor=None, stale_ok=True)
 
     async def due_work(
         self, *, until: datetime | None = None, limit: int | None = None
