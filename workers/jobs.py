@@ -30,12 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlmodel import col, select
-
 from server.crypto import Vault
 from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
-from server.models import Instance, Job, Timer, utcnow
-from server.services.transitions import RUNNING
+from server.models import Job, Timer, utcnow
 from server.services.workflow import JobQueue, JobResult, TimerDue, Workflow
 
 log = logging.getLogger(__name__)
@@ -351,22 +348,8 @@ async def fire_timers(ctx: dict[str, Any], slot_ms: int) -> str:
 
 
 async def _pending_work(workflow: Workflow, job_id: int) -> Work | None:
-    """The job to run, in one read; None when it is not pending or its instance not running
-    (finished already, cancelled, suspended, ended: nothing to do)."""
-    async with workflow.db.reading() as session:
-        row = (
-            await session.exec(
-                select(Job, Instance.status)
-                .join(Instance, col(Instance.id) == col(Job.instance_id))
-                .where(col(Job.id) == job_id)
-            )
-        ).first()
-    if row is None:
-        return None
-    job, status = row
-    if job.status != "pending" or job.external or status != RUNNING:
-        return None
-    return Work.of(job, workflow.vault)
+    job = await workflow.runnable_job(job_id)
+    return None if job is None else Work.of(job, workflow.vault)
 
 
 # --- the sweeper ----------------------------------------------------------------------------

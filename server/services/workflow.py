@@ -487,6 +487,24 @@ class Workflow:
             event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
         await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
 
+    async def runnable_job(self, job_id: int) -> Job | None:
+        """The job a worker is to run, in one read; None when it is not pending, is external,
+        or its instance is not running (finished already, cancelled, suspended, ended)."""
+        async with self.db.reading() as session:
+            row = (
+                await session.exec(
+                    select(Job, Instance.status)
+                    .join(Instance, col(Instance.id) == col(Job.instance_id))
+                    .where(col(Job.id) == job_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        job, status = row
+        if job.status != "pending" or job.external or status != RUNNING:
+            return None
+        return job
+
     async def due_work(
         self, *, until: datetime | None = None, limit: int | None = None
     ) -> tuple[list[Job], list[Timer]]:
