@@ -37,6 +37,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message
 from starlette.websockets import WebSocket
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
+from support.auth import SECRET as JWT_SECRET
 from support.processes import BIN, free_port
 from typer.testing import CliRunner
 
@@ -52,7 +53,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 ROOT = Path(__file__).parents[2]
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 SECRET = "secret internals at /srv/app/server/db.py"
-JWT_SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 KEY = SecretStr(JWT_SECRET)
 INTROSPECTION = "{ __schema { queryType { name } } }"
 

@@ -28,13 +28,12 @@ from server.bus import Hub, InMemoryBus
 from server.db import Database
 from server.redis_bus import RedisBus
 from server.settings import Settings
+from support.auth import PASSWORD, TEST_AUTH
 
 OPERATIONS = Path(__file__).parents[2] / "frontend-contract" / "operations"
 WAIT = 15.0  # seconds: a bound on waiting for something that must happen, never a benchmark
 TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # graphql-transport-ws
 LEGACY_WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # graphql-ws
-JWT_SECRET = "test-secret-for-websocket-tests-0123456789"  # HS256: 32 bytes at least
-PASSWORD = "correct horse battery staple"
 REVIEW = {
     "key": "review",
     "name": "Review",
@@ -161,7 +160,7 @@ class Live:
 
 def settings_for(db: Database, redis_url: str, redis_prefix: str, **extra: Any) -> Settings:
     url = make_url(db.url)
-    common: dict[str, Any] = {"jwt_secret": JWT_SECRET, **extra}
+    common: dict[str, Any] = {**TEST_AUTH, **extra}
     if url.get_backend_name() == "sqlite":  # the embedded default: in-memory bus
         assert url.database is not None
         return Settings(database_url=None, sqlite_path=Path(url.database), **common)
