@@ -17,6 +17,7 @@ period); the process that revokes forgets its cache at once, others within that 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -92,6 +93,7 @@ class AuthService:
         self._now = now
         self._monotonic = monotonic
         self._standing: dict[tuple[int, str], tuple[float, _Standing]] = {}
+        self._reading: dict[tuple[int, str], asyncio.Future[_Standing]] = {}
         self.users = Users(db, self.passwords, on_revoke=self.forget, now=now)
 
     # --- login, refresh, logout ------------------------------------------------------------
@@ -192,6 +194,8 @@ class AuthService:
         """Drop this process's cached standing of the user (it has just been revoked)."""
         for key in [key for key in self._standing if key[0] == user_id]:
             del self._standing[key]
+        for key in [key for key in self._reading if key[0] == user_id]:
+            del self._reading[key]
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -201,6 +205,30 @@ class AuthService:
         now = self._monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
+        if self.cache_seconds <= 0:
+            return await self._read_standing(user_id, session_id)  # every check reads
+        # One read per key at a time: the sockets of one session wake together every few
+        # seconds, and 10,000 of them missing the cache at once were 10,000 reads.
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_standing(user_id, session_id))
+            self._reading[key] = reading
+            reading.add_done_callback(lambda done: self._remember(key, now, done))
+        return await asyncio.shield(reading)
+
+    def _remember(
+        self, key: tuple[int, str], read_at: float, done: asyncio.Future[_Standing]
+    ) -> None:
+        if self._reading.get(key) is not done:
+            return  # forgotten while it read (a revocation): its answer may predate it
+        del self._reading[key]
+        if done.cancelled() or done.exception() is not None or self.cache_seconds <= 0:
+            return
+        if len(self._standing) >= MAX_CACHED:
+            self._standing.clear()
+        self._standing[key] = (read_at + self.cache_seconds, done.result())
+
+    async def _read_standing(self, user_id: int, session_id: str) -> _Standing:
         async with self.db.reading() as session:
             user = (
                 await session.exec(
@@ -219,15 +247,9 @@ class AuthService:
             )
             session_open = head.first() is not None
         if user is None:
-            standing = _Standing(-1, False)
-        else:
-            version, disabled = user
-            standing = _Standing(version, session_open and not disabled)
-        if self.cache_seconds > 0:
-            if len(self._standing) >= MAX_CACHED:
-                self._standing.clear()
-            self._standing[key] = (now + self.cache_seconds, standing)
-        return standing
+            return _Standing(-1, False)
+        version, disabled = user
+        return _Standing(version, session_open and not disabled)
 
     async def _rotate(self, session: AsyncSession, digest: str) -> Session | AuthError:
         now = self._now()

@@ -3,6 +3,7 @@ logout, disabling, and failed-login throttling in memory and on Redis."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -10,6 +11,7 @@ from functools import partial
 import pytest
 import redis.asyncio as aioredis
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from server.auth.errors import AuthError
@@ -229,6 +231,31 @@ async def test_another_process_sees_a_revocation_within_its_cache_period(
     assert (await rejected(lambda: there.authenticate(session.access_token))).code == (
         "token_revoked"
     )
+
+
+async def test_sockets_of_one_session_that_miss_the_cache_together_share_one_read(
+    migrated_db: Database, clock: Clock
+) -> None:
+    # 10,000 websockets of one session wake every few seconds at once: one read, not 10,000
+    auth = make_service(migrated_db, clock, cache_seconds=5)
+    await alice(auth)
+    claims = await auth.authenticate((await auth.login("alice", PASSWORD)).access_token)
+    clock.advance(5.1)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sync_engine = migrated_db.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        await asyncio.gather(*(auth.revalidate(claims) for _ in range(200)))
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+    assert sum("FROM users" in s for s in statements) == 1, statements
+
+    await auth.users.disable("alice")  # forgets what this process read or is reading
+    assert (await rejected(lambda: auth.revalidate(claims))).code == "token_revoked"
 
 
 async def test_a_new_password_ends_every_session(auth: AuthService) -> None:
