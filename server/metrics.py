@@ -16,9 +16,17 @@ describe the scraping process, so they are exposed in single-process mode only.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -36,6 +44,10 @@ from prometheus_client import (
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 # The *_created companions double the series for nothing a dashboard uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
@@ -270,3 +282,344 @@ def mark_process_dead() -> None:
     directory = multiprocess_dir()
     if directory is not None:
         multiprocess.mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+# --- what one transaction observed, recorded once it has committed ----------------------------
+
+INSTANCE_END_STATUSES = frozenset({"completed", "failed", "cancelled", "terminated"})
+TASK_KINDS = frozenset({"user", "service"})
+# server.handlers.invoke reports a handler that ran out of time with exactly this message
+_TIMED_OUT = re.compile(r"timed out after [0-9.e+-]+s")
+
+
+def job_outcome(
+    failure: tuple[str, str | None, bool] | None, attempt: int, max_attempts: int
+) -> str:
+    """The outcome label of a job result, by the engine's rule (``engine.decide.job_failed``):
+    a business error routes or raises an incident, a retryable failure is tried again while
+    attempts are left, anything else raises an incident."""
+    if failure is None:
+        return "completed"
+    message, code, retryable = failure
+    if code is not None:
+        return "bpmn_error"
+    if _TIMED_OUT.fullmatch(message):
+        return "timeout"
+    return "retried" if retryable and attempt < max_attempts else "failed"
+
+
+class Observations:
+    """Samples of one transaction, kept until it commits: a rolled-back change counts nothing.
+    The services collect them next to the jobs and events they hand over after the commit."""
+
+    __slots__ = ("_samples",)
+
+    def __init__(self) -> None:
+        self._samples: list[tuple[Counter | Histogram, tuple[str, ...], float]] = []
+
+    def instance_started(self, definition: str) -> None:
+        self._samples.append((INSTANCES_STARTED, (definition_label(definition),), 1.0))
+
+    def instance_ended(self, definition: str, status: str) -> None:
+        status = status if status in INSTANCE_END_STATUSES else OTHER
+        self._samples.append((INSTANCES_ENDED, (definition_label(definition), status), 1.0))
+
+    def incident_raised(self, definition: str) -> None:
+        self._samples.append((INCIDENTS_RAISED, (definition_label(definition),), 1.0))
+
+    def task_completed(self, definition: str, kind: str, created: datetime, now: datetime) -> None:
+        seconds = max((now - created).total_seconds(), 0.0)
+        labels = (definition_label(definition), kind if kind in TASK_KINDS else OTHER)
+        self._samples.append((TASK_COMPLETION_TIME, labels, seconds))
+
+    def job_finished(self, service: str, outcome: str) -> None:
+        name = service_label(service)
+        self._samples.append((JOBS, (name, outcome), 1.0))
+        if outcome in ("retried", "timeout"):  # a timeout is retried by the same rule
+            self._samples.append((JOB_RETRIES, (name,), 1.0))
+
+    def timer_fired(self, due: datetime, now: datetime) -> None:
+        self._samples.append((TIMER_LATENESS, (), max((now - due).total_seconds(), 0.0)))
+
+    def record(self) -> None:
+        """Called once the transaction has committed."""
+        for metric, labels, value in self._samples:
+            child = metric.labels(*labels) if labels else metric
+            if isinstance(child, Histogram):
+                child.observe(value)
+            else:
+                child.inc(value)
+        self._samples.clear()
+
+
+def job_started(run_at: datetime, now: datetime) -> None:
+    """A handler starts: how long its job waited since it was due (queue latency)."""
+    JOB_QUEUE.observe(max((now - run_at).total_seconds(), 0.0))
+
+
+@contextmanager
+def handler_timer(service: str) -> Iterator[None]:
+    """Times a handler run (workflow_job_duration_seconds)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        JOB_DURATION.labels(service_label(service)).observe(time.perf_counter() - started)
+
+
+def events_published(count: int) -> None:
+    EVENTS_PUBLISHED.inc(count)
+
+
+# --- HTTP requests --------------------------------------------------------------------------
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
+@lru_cache(maxsize=256)
+def _template(path: str, mount: bool) -> str:
+    template = _CONVERTOR.sub(r"{\1}", path)  # "/tasks/{task_id:int}" -> "/tasks/{task_id}"
+    return f"{template.rstrip('/')}/{{path}}" if mount else template or "/"
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route the router matched (set in ``scope["route"]``), else "other":
+    a 404 never puts the path it was given into a label."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return OTHER
+    return _template(path, isinstance(route, Mount))
+
+
+class MetricsMiddleware:
+    """api_request_duration and http_requests_total for every HTTP request (pure ASGI, so
+    streaming responses pass through; websockets are long-lived and not timed here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the outer error handler answers if the app raises before a response
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            method = scope.get("method", "GET")
+            labels = (method if method in _METHODS else OTHER, route_label(scope), str(status))
+            API_REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(*labels).inc()
+
+
+# --- GraphQL operations ---------------------------------------------------------------------
+
+#: The operations of the frontend contract (frontend-contract/operations/*.graphql) and their
+#: types: the only names that become labels. tests/unit/test_metrics.py checks the files.
+CONTRACT_OPERATIONS: Mapping[str, str] = {
+    **dict.fromkeys(
+        [
+            "CancelInstance",
+            "ClaimTask",
+            "CompleteExternalTask",
+            "CompleteTask",
+            "DeployDefinition",
+            "ExtendExternalTaskLock",
+            "FailExternalTask",
+            "FetchAndLockExternalTasks",
+            "Login",
+            "Logout",
+            "RefreshToken",
+            "ReportExternalTaskError",
+            "ResumeInstance",
+            "RetryIncident",
+            "SendMessage",
+            "SetVariables",
+            "StartInstance",
+            "SuspendInstance",
+            "UnclaimTask",
+        ],
+        "mutation",
+    ),
+    **dict.fromkeys(
+        [
+            "DashboardInbox",
+            "DashboardInstances",
+            "DefinitionSource",
+            "Definitions",
+            "FailingInstances",
+            "InstanceDetail",
+            "InstancesPage",
+            "Me",
+            "MyTasks",
+            "TaskDetail",
+        ],
+        "query",
+    ),
+    **dict.fromkeys(
+        ["DashboardCounters", "InstanceChanges", "InstanceEvents", "TaskChanges"], "subscription"
+    ),
+}
+_OPERATION_TYPES = ("query", "mutation", "subscription")
+_FIRST_KEYWORD = re.compile(r"(?:\s|,|#[^\n]*)*(query|mutation|subscription)\b")
+
+
+def operation_label(name: str | None) -> str:
+    return name if name is not None and name in CONTRACT_OPERATIONS else OTHER
+
+
+def operation_type(query: str | None, name: str | None) -> str:
+    """query | mutation | subscription of the operation ``name`` of ``query`` (anonymous: the
+    document's first), without parsing the document again."""
+    if name is not None and name in CONTRACT_OPERATIONS:
+        return CONTRACT_OPERATIONS[name]
+    if not query:
+        return "query"
+    if name:
+        found = re.search(rf"\b(query|mutation|subscription)\s+{re.escape(name)}\b", query)
+    else:
+        found = _FIRST_KEYWORD.match(query)
+    return found.group(1) if found else "query"  # "{ ... }" is a query
+
+
+def graphql_operation(query: str | None, name: str | None, *, ok: bool) -> None:
+    kind = operation_type(query, name)
+    GRAPHQL_OPERATIONS.labels(kind, operation_label(name), "ok" if ok else "error").inc()
+
+
+@contextmanager
+def websocket_open() -> Iterator[None]:
+    WEBSOCKETS_CONNECTED.inc()
+    try:
+        yield
+    finally:
+        WEBSOCKETS_CONNECTED.dec()
+
+
+FEEDS = frozenset({"instanceEvents", "instanceChanges", "taskChanges", "dashboardCounters"})
+
+
+@contextmanager
+def subscription_running(feed: str, operation: str | None) -> Iterator[None]:
+    """Around one subscription: connected while it runs; counted as a GraphQL operation when
+    it ends (ok, or error when it raised)."""
+    gauge = SUBSCRIPTIONS_CONNECTED.labels(feed if feed in FEEDS else OTHER)
+    gauge.inc()
+    outcome = "ok"
+    try:
+        yield
+    except Exception:
+        outcome = "error"
+        raise
+    finally:
+        gauge.dec()
+        GRAPHQL_OPERATIONS.labels("subscription", operation_label(operation), outcome).inc()
+
+
+# --- the sampler: gauges read from the database and the pool --------------------------------
+
+
+class SampledStats(Protocol):
+    """What ``server.services.operations_stats.read`` returns (kept structural: this module is
+    below the services)."""
+
+    @property
+    def definitions(self) -> Sequence[str]: ...
+    @property
+    def instances_active(self) -> Mapping[str, int]: ...
+    @property
+    def incidents_open(self) -> Mapping[str, int]: ...
+    @property
+    def user_tasks_open(self) -> Mapping[str, int]: ...
+    @property
+    def timers_pending(self) -> int: ...
+    @property
+    def outbox_pending(self) -> int: ...
+    @property
+    def outbox_oldest(self) -> datetime | None: ...
+
+
+def pool_connections(engine: Any) -> dict[str, int]:
+    """in_use / idle / max of a SQLAlchemy engine's pool (sync or async engine)."""
+    pool = getattr(engine, "sync_engine", engine).pool
+    in_use = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
+    idle = int(pool.checkedin()) if hasattr(pool, "checkedin") else 0
+    size = int(pool.size()) if hasattr(pool, "size") else in_use + idle
+    overflow = max(int(getattr(pool, "_max_overflow", 0)), 0)  # -1: unbounded
+    return {"in_use": in_use, "idle": idle, "max": size + overflow}
+
+
+def set_sampled(stats: SampledStats, now: datetime) -> None:
+    """Sets the DB-derived gauges; a definition with nothing counted shows 0, not its last
+    value (every process writes every key, so "mostrecent" is right whoever sampled last)."""
+    keys = {definition_label(k) for k in stats.definitions}
+    for gauge, counts in (
+        (INSTANCES_ACTIVE, stats.instances_active),
+        (INCIDENTS_OPEN, stats.incidents_open),
+        (USER_TASKS_OPEN, stats.user_tasks_open),
+    ):
+        values = dict.fromkeys(keys, 0)
+        for key, count in counts.items():
+            label = definition_label(key)
+            values[label] = values.get(label, 0) + count
+        for label, value in values.items():
+            gauge.labels(label).set(value)
+    TIMERS_PENDING.set(stats.timers_pending)
+    OUTBOX_PENDING.set(stats.outbox_pending)
+    oldest = stats.outbox_oldest
+    OUTBOX_LAG.set(0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0))
+
+
+class Sampler:
+    """One task per process: every ``interval`` seconds, reads the DB-derived gauges through
+    ``read`` (one service call: a few grouped counts) and the pool's connections."""
+
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[SampledStats]],
+        engine: Any,
+        *,
+        interval: float = 15.0,
+    ) -> None:
+        self.read = read
+        self.engine = engine
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    async def sample(self) -> None:
+        for state, value in pool_connections(self.engine).items():
+            DATABASE_CONNECTIONS.labels(state).set(value)
+        set_sampled(await self.read(), datetime.now(UTC))
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="metrics-sampler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sample()
+                self._failing = False
+            except Exception as error:
+                # said once per outage: the database's own health check reports the rest
+                if not self._failing:
+                    log.warning("metrics sampler: reading the database failed: %s", error)
+                self._failing = True
+            await asyncio.sleep(self.interval)

@@ -31,6 +31,7 @@ from engine import (
 from engine import commands as cmd
 from engine import events as ev
 from server.crypto import KeyUnavailable, Vault
+from server.metrics import Observations
 from server.models import (
     Definition,
     HistoryRecord,
@@ -73,11 +74,12 @@ def _no_key(error: KeyUnavailable) -> Conflict:
 
 @dataclass
 class AfterCommit:
-    """Work to hand over once the transaction has committed."""
+    """Work to hand over once the transaction has committed (and metrics to count then)."""
 
     jobs: list[Job] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    observed: Observations = field(default_factory=Observations)
 
 
 class Transitions:
@@ -151,6 +153,7 @@ class Transitions:
         if sensitive:  # the id is the ciphertexts' associated data: the state follows the INSERT
             self._set_state(instance, decision.state, sensitive)
         await self._write(instance, decision, sensitive, state_set=True)
+        self.after.observed.instance_started(row.key)
         await self._run_followups()
         return instance
 
@@ -318,18 +321,23 @@ class Transitions:
                 )
                 self.session.add(incident)
                 self.changes.incident(incident)
+                self.after.observed.incident_raised(instance.definition_key)
             case cmd.ResolveIncident():
                 await self._resolve_incident(iid, c.incident_id, c.resolution)
             case cmd.InstanceCompleted():
+                ended = "completed" if c.terminated_at is None else "terminated"
+                self.after.observed.instance_ended(instance.definition_key, ended)
                 await self._report_to_parent(
                     instance, lambda key: ev.ChildInstanceCompleted(key, c.variables)
                 )
             case cmd.InstanceFailed():
+                self.after.observed.instance_ended(instance.definition_key, "failed")
                 await self._report_to_parent(
                     instance,
                     lambda key: ev.ChildInstanceFailed(key, c.message, c.error_code),
                 )
             case cmd.InstanceCancelled():
+                self.after.observed.instance_ended(instance.definition_key, "cancelled")
                 await self._report_to_parent(
                     instance,
                     lambda key: ev.ChildInstanceFailed(key, f"the child was cancelled: {c.reason}"),

@@ -24,6 +24,7 @@ from engine import events as ev
 from engine.definition import Starters
 from server.crypto import Vault
 from server.db import Database
+from server.metrics import job_outcome
 from server.models import (
     Incident,
     Instance,
@@ -148,6 +149,7 @@ class Workflow:
         await self._hand_over(unit.after, jobs=not keep_jobs)
 
     async def _hand_over(self, after: AfterCommit, *, jobs: bool = True) -> None:
+        after.observed.record()  # committed: now it counts
         if after.outbox:
             self.publisher.committed(after.outbox)
         if after.jobs and jobs:
@@ -337,6 +339,9 @@ class Workflow:
             compiled = await self.cache.by_id(session, instance.definition_id)
             task.outcome = sealed(self.vault, task.instance_id, variables or {}, compiled.sensitive)
             unit.changes.task(task)
+            unit.after.observed.task_completed(
+                instance.definition_key, "user", task.created_at, now
+            )
         return task
 
     async def claim(self, task_id: int, user: str) -> UserTask:
@@ -469,6 +474,7 @@ class Workflow:
                     await self._finish_job(unit, instance, row, item)
                 else:
                     row.status = "fired"
+                    unit.after.observed.timer_fired(row.due_at, self.clock())
                     event = ev.TimerFired(row.key)
                     await self._apply(unit, instance, event, actor=None, stale_ok=True)
         return unit.after.jobs
@@ -486,6 +492,11 @@ class Workflow:
             message, code, retryable = result.failure
             event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
         await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
+        outcome = job_outcome(result.failure, job.attempt, job.max_attempts)
+        unit.after.observed.job_finished(job.service_name, outcome)
+        if outcome == "completed":
+            key = instance.definition_key
+            unit.after.observed.task_completed(key, "service", job.created_at, now)
 
     async def runnable_job(self, job_id: int) -> Job | None:
         """The job a worker is to run, in one read; None when it is not pending, is external,
