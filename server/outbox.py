@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import col, select
 
+from server import metrics
 from server.bus import EventBus, Payload
 from server.db import Database
 from server.models import OutboxRecord, utcnow
@@ -97,6 +98,7 @@ class OutboxRelay:
     async def _publish(self, batch: list[tuple[int, Payload]]) -> None:
         await self.bus.publish([payload for _, payload in batch])
         self.published += len(batch)
+        metrics.events_published(len(batch))
         async with self.db.transaction() as session:
             await session.exec(
                 delete(OutboxRecord).where(col(OutboxRecord.id).in_([i for i, _ in batch]))
@@ -125,6 +127,7 @@ class OutboxRelay:
                 )
             total += len(rows)
             self.published += len(rows)
+            metrics.events_published(len(rows))
 
     async def _sweep_forever(self) -> None:
         while True:

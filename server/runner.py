@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from server import metrics
 from server.handlers import Completed, HandlerRegistry, TaskContext, invoke
 from server.models import Job, Timer, utcnow
 from server.services.workflow import Workflow
@@ -138,7 +139,9 @@ class InProcessRunner:
     async def _run_job(self, spec: _JobSpec) -> None:
         await self._wait_until(spec.run_at, f"job-{spec.id}")
         async with self._slots:
-            outcome = await invoke(self.registry, spec.context, spec.timeout_seconds)
+            metrics.job_started(spec.run_at, self.clock())
+            with metrics.handler_timer(spec.context.service_name):
+                outcome = await invoke(self.registry, spec.context, spec.timeout_seconds)
         if isinstance(outcome, Completed):
             await self.workflow.job_finished(spec.id, variables=outcome.variables)
         else:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from server import metrics
 from server.crypto import Vault
 from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
 from server.models import Job, Timer, utcnow
@@ -54,12 +55,15 @@ class Work:
     id: int
     timeout_seconds: float
     context: TaskContext
+    run_at: datetime | None = None  # when it was due: its queue latency is measured from it
 
     @classmethod
     def of(cls, job: Job, vault: Vault) -> Work:
         assert job.id is not None
         context = TaskContext.from_job(job, vault)
-        return cls(id=job.id, timeout_seconds=job.timeout_seconds, context=context)
+        return cls(
+            id=job.id, timeout_seconds=job.timeout_seconds, context=context, run_at=job.run_at
+        )
 
 
 class Chain:
@@ -187,7 +191,10 @@ class Executor:
             if left < timeout:
                 self._warn_cut(work, left)
                 timeout = left
-        outcome = await invoke(self.registry, work.context, timeout)
+        if work.run_at is not None:
+            metrics.job_started(work.run_at, self.clock())
+        with metrics.handler_timer(work.context.service_name):
+            outcome = await invoke(self.registry, work.context, timeout)
         if isinstance(outcome, Completed):
             result = JobResult(work.id, variables=outcome.variables)
         else:
