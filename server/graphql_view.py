@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema.fanout import EncodedResults
+from server import metrics
 from server.auth.errors import AuthError
 from server.auth.http import bearer, challenge
 from server.auth.origins import origin_allowed
@@ -200,7 +201,8 @@ class GraphQLView(GraphQL[Any, None]):
         connection = _Connection(socket)
         token = _connection.set(connection)
         try:
-            await self.run(socket)
+            with metrics.websocket_open():
+                await self.run(socket)
         finally:
             _connection.reset(token)
             await connection.stop()
@@ -264,7 +266,14 @@ class GraphQLView(GraphQL[Any, None]):
         return data
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        result = await super().execute_single(*args, **kwargs)
+        data = kwargs.get("request_data")  # strawberry passes its arguments by keyword
+        query, name = (data.query, data.operation_name) if data is not None else (None, None)
+        try:
+            result = await super().execute_single(*args, **kwargs)
+        except Exception:  # refused before executing (no operation type, ...): an error
+            metrics.graphql_operation(query, name, ok=False)
+            raise
+        metrics.graphql_operation(query, name, ok=not result.errors)
         sub_response: Response = kwargs["sub_response"]
         if sub_response.media_type == GRAPHQL_RESPONSE and is_request_error(result):
             sub_response.status_code = 400
