@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -35,6 +36,7 @@ from schema import permissions
 from schema.context import Context
 from schema.fanout import IdentityCache, shareable
 from schema.instances import InstanceStatus
+from server import metrics
 from server.auth.roles import Permission, Principal
 from server.bus import GAP, Hub, Payload, SubscriberTooSlow
 from server.bus import Subscription as HubSubscription
@@ -50,6 +52,12 @@ SEEN_LIMIT = 10_000  # instances / tasks a feed remembers for dedupe and "left t
 def _subscription(description: str) -> Callable[[F], F]:
     """``strawberry.subscription`` with a description, typed for mypy (as ``schema.fields``)."""
     return cast("Callable[[F], F]", strawberry.subscription(description=description))
+
+
+def _connected(info: Info, feed: str) -> AbstractContextManager[None]:
+    """Counts the subscription as connected while it runs (``server.metrics``)."""
+    name = info.operation.name
+    return metrics.subscription_running(feed, None if name is None else name.value)
 
 
 def _error(message: str, code: str) -> GraphQLError:
@@ -484,9 +492,10 @@ class Subscription:
         self, info: Info, instance_id: int, after_seq: int = 0
     ) -> AsyncGenerator[InstanceEvent, None]:
         ctx = info.context
-        await _check_instance_visible(info, instance_id)  # once: see docs/subscriptions.md
-        async for event in _instance_events(ctx.hub, ctx.db, instance_id, after_seq):
-            yield event
+        with _connected(info, "instanceEvents"):
+            await _check_instance_visible(info, instance_id)  # once: see docs/subscriptions.md
+            async for event in _instance_events(ctx.hub, ctx.db, instance_id, after_seq):
+                yield event
 
     @_subscription(
         description="Instances matching the filter as they change. With `after` (a cursor of "
@@ -495,30 +504,34 @@ class Subscription:
     async def instance_changes(
         self, info: Info, filter: InstanceChangeFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[InstanceChange, None]:
-        if Permission.INSTANCES_SEE_ALL not in _principal(info).permissions:
-            # every instance's changes: the table asks instances.see_all; kept here too, as
-            # the feed has no row-level rule of its own
-            raise permissions.forbidden("not allowed: needs the permission instances.see_all")
-        given = filter or InstanceChangeFilter()
-        where = feeds.ChangeFilter(
-            definition_key=given.definition_key,
-            status=None if given.status is None else given.status.value,
-        )
-        async for change in _instance_changes(info.context.hub, info.context.db, where, after):
-            yield change
+        with _connected(info, "instanceChanges"):
+            if Permission.INSTANCES_SEE_ALL not in _principal(info).permissions:
+                # every instance's changes: the table asks instances.see_all; kept here too, as
+                # the feed has no row-level rule of its own
+                raise permissions.forbidden("not allowed: needs the permission instances.see_all")
+            given = filter or InstanceChangeFilter()
+            where = feeds.ChangeFilter(
+                definition_key=given.definition_key,
+                status=None if given.status is None else given.status.value,
+            )
+            ctx = info.context
+            async for change in _instance_changes(ctx.hub, ctx.db, where, after):
+                yield change
 
     @_subscription(
         description="Changes of the tasks the current user may see: assigned to them, or "
         "claimable by them or one of their groups (every task with tasks.see_all)."
     )
     async def task_changes(self, info: Info) -> AsyncGenerator[TaskChange, None]:
-        async for change in _task_changes(info.context.hub, _principal(info)):
-            yield change
+        with _connected(info, "taskChanges"):
+            async for change in _task_changes(info.context.hub, _principal(info)):
+                yield change
 
     @_subscription(
         description="Instance, task and incident counters: one snapshot at once, then a fresh "
         "one after changes (at most about four a second)."
     )
     async def dashboard_counters(self, info: Info) -> AsyncGenerator[DashboardCounters, None]:
-        async for counters in info.context.counter_feed.watch():
-            yield DashboardCounters.from_counters(counters)
+        with _connected(info, "dashboardCounters"):
+            async for counters in info.context.counter_feed.watch():
+                yield DashboardCounters.from_counters(counters)
