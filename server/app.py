@@ -19,6 +19,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import text
@@ -40,10 +41,12 @@ from server.db import Database
 from server.graphql_view import GraphQLView
 from server.http_service import close_builtins, handler_registry
 from server.keys import vault_from_settings
+from server.metrics import MetricsMiddleware, Sampler, metrics_endpoint
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
 from server.request_id import RequestIdMiddleware, current_request_id, scope_request_id
 from server.runner import InProcessRunner
+from server.services import operations_stats
 from server.services.errors import InvalidInput
 from server.services.feeds import CounterFeed
 from server.services.workflow import Workflow
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
     )
     view = GraphQLView(graphql_schema, make_context=make_context)
     routes += [Route("/graphql", view), WebSocketRoute("/graphql", view)]
+    routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))  # Prometheus
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         middleware=[
             Middleware(RequestIdMiddleware),  # first: its id is in every later log line
+            Middleware(MetricsMiddleware),  # reads the matched route once the router ran
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         ],
     )
@@ -135,12 +140,17 @@ async def open_resources(
         await bus.start()
         await relay.start()
         await runner.start()
+        sampler = Sampler(
+            partial(operations_stats.read, db), db.engine, interval=settings.metrics_sample_interval
+        )
+        await sampler.start()
         app.state.db, app.state.registry = db, registry
         app.state.runner, app.state.workflow = runner, workflow
         app.state.bus, app.state.counters = bus, counters
         try:
             yield
         finally:
+            await sampler.stop()
             await runner.stop()
             await close_builtins(registry)
             await relay.stop()

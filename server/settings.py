@@ -137,6 +137,18 @@ class Settings(BaseSettings):
     )
     tls_key_file: Path | None = Field(None, description="PEM private key of TLS_CERT_FILE")
 
+    # --- metrics (server/metrics.py, docs/metrics.md) ------------------------------------------
+    # PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, when it is imported: it is
+    # an environment variable of the process, not a setting (see docs/metrics.md)
+    metrics_sample_interval: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two readings of the gauges sampled from the database "
+        "(workflow_instances_active, ..._incidents_open, ..._outbox_lag_seconds, ...) and the "
+        "connection pool (database_connections), in each API and worker process",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
