@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, cast
 
 from arq.connections import RedisSettings
@@ -25,8 +26,10 @@ from server.arq_queue import FIRE_TIMER, FIRE_TIMERS, RUN_JOB, ArqQueue, queue_n
 from server.db import Database
 from server.http_service import HttpService, handler_registry
 from server.keys import vault_from_settings
+from server.metrics import Sampler
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
+from server.services import operations_stats
 from server.services.workflow import Workflow
 from server.settings import Settings
 from workers.jobs import (
@@ -139,6 +142,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     opened.sweeper = asyncio.create_task(
         sweep_forever(runtime, opened.stop_sweeping), name="worker-sweeper"
     )
+    # the gauges sampled from the database and the pool (server.metrics), as in the API
+    interval = settings.metrics_sample_interval
+    sampler = Sampler(partial(operations_stats.read, db), db.engine, interval=interval)
+    await sampler.start()
+    opened.closers.append(sampler.stop)
     log.info(
         "worker ready: queue %s, handlers %s, eager %s",
         arq.queue_name,
