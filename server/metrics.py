@@ -17,6 +17,7 @@ describe the scraping process, so they are exposed in single-process mode only.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import re
@@ -623,3 +624,8 @@ class Sampler:
                     log.warning("metrics sampler: reading the database failed: %s", error)
                 self._failing = True
             await asyncio.sleep(self.interval)
+
+
+if multiprocess_dir() is not None:
+    # a process that exits leaves the live* gauges (websockets, pool connections) at once
+    atexit.register(mark_process_dead)
