@@ -49,6 +49,7 @@ from server.runner import InProcessRunner
 from server.services import operations_stats
 from server.services.errors import InvalidInput
 from server.services.feeds import CounterFeed
+from server.services.retention import Retention, RetentionLoop, RetentionPolicy
 from server.services.workflow import Workflow
 from server.settings import Settings
 
@@ -144,12 +145,16 @@ async def open_resources(
             partial(operations_stats.read, db), db.engine, interval=settings.metrics_sample_interval
         )
         await sampler.start()
+        retention = RetentionLoop(Retention(db, RetentionPolicy.of(settings)))
+        if isinstance(runner, InProcessRunner):  # no workers: this process purges history
+            await retention.start()
         app.state.db, app.state.registry = db, registry
         app.state.runner, app.state.workflow = runner, workflow
         app.state.bus, app.state.counters = bus, counters
         try:
             yield
         finally:
+            await retention.stop()
             await sampler.stop()
             await runner.stop()
             await close_builtins(registry)

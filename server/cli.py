@@ -27,6 +27,7 @@ from engine.definition import definition_json_schema
 if TYPE_CHECKING:
     from server.auth.users import UserInfo, Users
     from server.models import Job, Timer
+    from server.services.retention import PurgeReport
     from server.settings import Settings
 
 app = typer.Typer(
@@ -462,6 +463,65 @@ async def _database_ready(settings: Settings, prefix: str = "") -> None:
     except DatabaseNotAtHead as error:
         typer.secho(f"{prefix}{error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from error
+
+
+retention_app = typer.Typer(
+    name="retention",
+    help="History retention: purge instances that ended over HISTORY_RETENTION_DAYS ago.",
+    no_args_is_help=True,
+)
+app.add_typer(retention_app)
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be purged; delete nothing")
+    ] = False,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Days to keep instead of HISTORY_RETENTION_DAYS", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Purge now, batch by batch, what the retention policy allows (docs/data-care.md).
+
+    Waits for nothing: if a worker's run holds the lock, says so and exits 1.
+    """
+    report = asyncio.run(_retention(dry_run, days))
+    if report.cutoff is None:
+        typer.secho(
+            "HISTORY_RETENTION_DAYS is not set (history is kept forever): set it or pass --days",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if report.skipped:
+        typer.secho("not run: another retention run holds the lock", fg="red", err=True)
+        raise typer.Exit(1)
+    verb = "would purge" if report.dry_run else "purged"
+    typer.echo(
+        f"{verb} {report.instances} instance(s) and {report.history_rows} history row(s) "
+        f"ended before {report.cutoff.isoformat()}"
+        + ("" if report.dry_run else f" in {report.batches} batch(es)")
+    )
+
+
+async def _retention(dry_run: bool, days: int | None) -> PurgeReport:
+    from server.db import Database
+    from server.services.retention import Retention, RetentionPolicy
+    from server.settings import Settings
+
+    settings = Settings()
+    if days is not None:
+        settings = settings.model_copy(update={"history_retention_days": days})
+    await _database_ready(settings)
+    db = Database(settings.sqlalchemy_url)
+    try:
+        return await Retention(db, RetentionPolicy.of(settings)).run_exclusive(dry_run=dry_run)
+    finally:
+        await db.close()
 
 
 def main() -> None:

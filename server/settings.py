@@ -137,6 +137,21 @@ class Settings(BaseSettings):
     )
     tls_key_file: Path | None = Field(None, description="PEM private key of TLS_CERT_FILE")
 
+    # --- history retention (server/services/retention.py, docs/data-care.md) -------------------
+    history_retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=36_500,
+        description="Instances that ended more than this many days ago are deleted with their "
+        "history, tasks, jobs and incidents; unset: history is kept forever",
+    )
+    retention_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Ended instances purged per transaction (short locks)"
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, ge=1, le=7 * 86_400, description="Seconds between two retention runs"
+    )
+
     # --- metrics (server/metrics.py, docs/metrics.md) ------------------------------------------
     # PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, when it is imported: it is
     # an environment variable of the process, not a setting (see docs/metrics.md)

@@ -41,6 +41,7 @@ from workers.jobs import (
     run_job,
     sweep_forever,
 )
+from workers.retention import start_retention
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     opened.sweeper = asyncio.create_task(
         sweep_forever(runtime, opened.stop_sweeping), name="worker-sweeper"
     )
+    retention = await start_retention(db, settings)  # HISTORY_RETENTION_DAYS; one worker at a time
+    opened.closers.append(retention.stop)
     # the gauges sampled from the database and the pool (server.metrics), as in the API
     interval = settings.metrics_sample_interval
     sampler = Sampler(partial(operations_stats.read, db), db.engine, interval=interval)
