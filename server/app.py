@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engine import DefinitionInvalid, load_definition_text
 from schema import build_schema
 from schema.context import make_context
-from server import migrations, rest
+from server import migrations, rest, spa
 from server.arq_queue import ArqQueue
 from server.authentication import open_auth
 from server.db import Database
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
     view = GraphQLView(graphql_schema, make_context=make_context)
     routes += [Route("/graphql", view), WebSocketRoute("/graphql", view)]
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))  # Prometheus
+    routes += spa.routes()  # the dashboard at / and /assets: after every API route
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
