@@ -32,6 +32,7 @@ export UV_SYSTEM_CERTS ?= true
 EXAMPLES := $(wildcard examples/*.json examples/*.yaml examples/*.yml)
 
 .PHONY: help bootstrap test lint fmt typecheck bench bench-engine bench-service schema-json validate-examples \
+	dashboard dashboard-check bench-dashboard \
 	migrate-up migrate-down run clean distclean
 
 help: ## Show this help
@@ -58,7 +59,7 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, lint-imports
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint ## Lint, then run the test suite (without tests/performance)
+test: lint dashboard-check ## Lint, check the dashboard's build, then run the test suite (without tests/performance)
 	$(BIN)/pytest --ignore=tests/performance
 
 fmt: $(STAMP) ## Format the code and apply ruff's safe fixes
@@ -76,6 +77,29 @@ bench-service: $(STAMP) ## Service benchmark on PostgreSQL: start latency, page 
 
 bench: $(STAMP) ## Production shape (PostgreSQL + Redis, 1 API + 1 worker): orders/s, step latency, timer lateness, fan-out
 	$(BIN)/python tests/performance/bench_distributed.py $(BENCH_ARGS)
+
+# The dashboard (frontend-contract/dashboard) is built into server/dashboard/, which is committed:
+# `make run` needs no Node.js. Building needs Node.js 20+ and npm (the npm registry, the lock file).
+DASHBOARD := frontend-contract/dashboard
+
+dashboard: ## Build the dashboard into server/dashboard/ (npm ci + vite build); commit the result
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund && npm run build
+
+# Under CI a missing npm fails; on a machine without Node.js the check is skipped, loudly.
+dashboard-check: ## Rebuild the dashboard, run its unit tests, fail if server/dashboard/ differs from the build
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$${CI:-}" = "true" ]; then echo "dashboard-check: npm is missing" >&2; exit 1; fi; \
+		echo "dashboard-check: SKIPPED, npm is not installed (the committed build is not checked)" >&2; \
+		exit 0; fi; \
+	$(MAKE) --no-print-directory dashboard && cd $(DASHBOARD) && npm test && cd - >/dev/null && \
+	if ! git diff --quiet -- server/dashboard || \
+		[ -n "$$(git ls-files --others --exclude-standard server/dashboard)" ]; then \
+		git status --short -- server/dashboard >&2; \
+		echo "server/dashboard/ is not the build of $(DASHBOARD): run make dashboard and commit it" >&2; \
+		exit 1; fi
+
+bench-dashboard: $(STAMP) ## Dashboard responsiveness in Chromium: 10,000 instances, 1,000 events/s (PostgreSQL + Redis)
+	$(BIN)/python tests/performance/bench_dashboard.py $(BENCH_ARGS)
 
 schema-json: $(STAMP) ## Regenerate engine/definition.schema.json
 	$(BIN)/workflow-engine json-schema --output engine/definition.schema.json
