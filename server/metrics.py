@@ -473,6 +473,7 @@ CONTRACT_OPERATIONS: Mapping[str, str] = {
 }
 _OPERATION_TYPES = ("query", "mutation", "subscription")
 _FIRST_KEYWORD = re.compile(r"(?:\s|,|#[^\n]*)*(query|mutation|subscription)\b")
+_FIRST_NAME = re.compile(r"(?:\s|,|#[^\n]*)*(?:query|mutation|subscription)\s+(\w+)")
 
 
 def operation_label(name: str | None) -> str:
@@ -494,6 +495,11 @@ def operation_type(query: str | None, name: str | None) -> str:
 
 
 def graphql_operation(query: str | None, name: str | None, *, ok: bool) -> None:
+    """Counts one executed (or refused) operation; without ``operationName`` in the request,
+    the name is that of the document's first operation."""
+    if name is None and query:
+        found = _FIRST_NAME.match(query)
+        name = found.group(1) if found else None
     kind = operation_type(query, name)
     GRAPHQL_OPERATIONS.labels(kind, operation_label(name), "ok" if ok else "error").inc()
 

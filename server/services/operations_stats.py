@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from server.db import Database
@@ -64,7 +64,7 @@ async def read(db: Database) -> OperationsStats:
     )
     timers = select(func.count()).select_from(Timer).where(col(Timer.status) == "pending")
     outbox = select(func.count(), func.min(col(OutboxRecord.created_at)))
-    keys = select(distinct(col(Definition.key)))
+    keys = select(col(Definition.key)).distinct()
     async with db.reading() as session:
         definitions = [str(k) for k in await session.exec(keys)]
         instances_active = _per_definition(await session.exec(active))

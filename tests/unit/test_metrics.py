@@ -129,6 +129,10 @@ def test_unknown_operation_names_become_other() -> None:
     )
     assert after - before == 50
     assert "Probe1" not in render().decode()
+    me = {"operation_type": "query", "operation": "Me", "outcome": "error"}
+    before = value("graphql_operations_total", **me)
+    metrics.graphql_operation("# no operationName sent\nquery Me { x }", None, ok=False)
+    assert value("graphql_operations_total", **me) == before + 1
 
 
 def test_bounded_values_cap_distinct_labels() -> None:
