@@ -121,7 +121,8 @@ migrate-down: $(STAMP) ## Undo the latest migration of that database (one revisi
 
 # HANDLER_MODULES: more handler modules besides the demo's (comma-separated); SERVER_PORT: the port.
 run: $(STAMP) ## Run the service embedded on SQLite with the demo: examples deployed, port 8080 (SERVER_PORT)
-	HANDLER_MODULES="$${HANDLER_MODULES:-server.demo_services}" $(BIN)/workflow-engine serve --demo
+	HANDLER_MODULES="$${HANDLER_MODULES:-server.demo_services}" LOG_FORMAT="$${LOG_FORMAT:-text}" \
+		$(BIN)/workflow-engine serve --demo
 
 clean: ## Remove caches and build artifacts (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \

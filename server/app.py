@@ -52,6 +52,7 @@ from server.services.feeds import CounterFeed
 from server.services.retention import Retention, RetentionLoop, RetentionPolicy
 from server.services.workflow import Workflow
 from server.settings import Settings
+from server.telemetry import GraphQLOperationOnSpan, TracingMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
     graphql_schema = build_schema(
         introspection=settings.introspection, max_batch=settings.graphql_max_batch
     )
+    # the operation's name on the request's span (server.telemetry); read per execution
+    graphql_schema.extensions = (*graphql_schema.extensions, GraphQLOperationOnSpan)
     view = GraphQLView(graphql_schema, make_context=make_context)
     routes += [Route("/graphql", view), WebSocketRoute("/graphql", view)]
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))  # Prometheus
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         middleware=[
             Middleware(RequestIdMiddleware),  # first: its id is in every later log line
+            Middleware(TracingMiddleware),  # the request's span (a traceparent continued)
             Middleware(MetricsMiddleware),  # reads the matched route once the router ran
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         ],

@@ -15,6 +15,11 @@ Redis is not the source of truth: a row is pending in the database first, and th
 sweeper enqueues pending rows again (after a Redis restart, a FLUSHALL, a failed enqueue).
 That is why a failed enqueue is logged, not raised: the transaction has committed already,
 and its caller must not see an error for a change that was made.
+
+Each arq job also carries the trace context and request id of the code that enqueued it (the
+keyword argument ``carrier``, ``server.telemetry.job_carrier``): the worker's spans and log
+lines for it join the request's. A job without one (enqueued by the sweeper, or before this
+existed) runs in a trace of its own.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
 from server.models import Job, Timer, utcnow
+from server.telemetry import job_carrier
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +133,13 @@ class ArqQueue:
             return
         now = self.clock()
         failed: list[BaseException] = []
+        carrier = job_carrier()
+        extra = {} if carrier is None else {"carrier": carrier}  # workers.jobs reads it
         # a task group, not gather: cancelled, it waits until every enqueue has let go of its
         # pipeline (WATCH holds a connection), so no pipeline outlives a closed pool
         async with asyncio.TaskGroup() as group:
             for function, row_id, key, when in entries:
-                group.create_task(self._enqueue(function, row_id, key, when, now, failed))
+                group.create_task(self._enqueue(function, row_id, key, when, now, failed, extra))
         if failed:
             log.warning(
                 "arq: %d of %d enqueues failed, the sweeper will enqueue them again: %s",
@@ -147,6 +156,7 @@ class ArqQueue:
         when: datetime,
         now: datetime,
         failed: list[BaseException],
+        extra: dict[str, Any],
     ) -> None:
         try:
             job = await self.pool.enqueue_job(
@@ -155,6 +165,7 @@ class ArqQueue:
                 _job_id=key,
                 _queue_name=self.queue_name,
                 _defer_until=when if when > now else None,
+                **extra,
             )
         except (RedisError, OSError) as error:
             failed.append(error)

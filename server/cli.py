@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -149,8 +148,9 @@ def serve(
         demo_settings,
         example_files,
     )
-    from server.request_id import configure_logging
+    from server.logs import configure_logging
     from server.settings import Settings
+    from server.telemetry import SERVICE_API, setup_tracing
 
     settings = Settings()
     if demo:
@@ -164,13 +164,16 @@ def serve(
         raise typer.Exit(1)
     if not settings.embedded:  # say it plainly, before uvicorn wraps it in a traceback
         asyncio.run(_database_ready(settings, "not starting: "))
-    configure_logging(settings.log_level)  # every line with its request id
+    # every line with its request and trace ids; a trace id for every request
+    configure_logging(settings.log_level, settings.log_format)
+    tracing = setup_tracing(SERVICE_API)
     application = create_app(settings, deploy=example_files() if demo else ())
     uvicorn.run(
         application,
         host=host,
         port=port if port is not None else settings.server_port,
         log_level=settings.log_level,
+        log_config=None,  # its access and error lines go through configure_logging's handler
         # Live feeds hold thousands of websockets: per-message deflate keeps zlib contexts per
         # socket (the websockets library: ~64 KB per idle connection with it, ~14 KB without,
         # shared/LIBRARIES.md) to compress events of a few hundred bytes. Off.
@@ -182,6 +185,7 @@ def serve(
         ssl_certfile=certfile,  # None, None: plain HTTP
         ssl_keyfile=keyfile,
     )
+    tracing.shutdown()  # the spans still buffered are exported
 
 
 def _tls_files(settings: Settings) -> tuple[str | None, str | None]:
@@ -236,11 +240,16 @@ def worker(
     if not settings.redis_url:
         typer.secho("not starting: a worker needs REDIS_URL", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from server.logs import configure_logging
+    from server.telemetry import SERVICE_WORKER, setup_tracing
+
+    configure_logging(settings.log_level, settings.log_format)  # arq's lines too
+    tracing = setup_tracing(SERVICE_WORKER)
     asyncio.run(_database_ready(settings, "not starting: "))
-    asyncio.run(_work(settings))
+    try:
+        asyncio.run(_work(settings))
+    finally:
+        tracing.shutdown()  # the spans still buffered are exported
 
 
 async def _work(settings: Settings) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.telemetry import instrument_engine
+
 
 class Database:
     """The engine and its sessions; opened by the app's lifespan, closed with it."""
@@ -32,6 +34,7 @@ class Database:
             self.engine = create_async_engine(
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
+        instrument_engine(self.engine)  # database spans, when traces are exported
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )

@@ -7,7 +7,11 @@ may set one, so a call can be followed across services), or makes one; it is the
 - ``current_request_id()``, a context variable that tasks started by the request inherit,
 - ``scope["state"]["request_id"]``: Starlette's outermost error handler runs outside this
   middleware, after the context variable is reset, but sees the same scope,
-- ``record.request_id`` of every log record, through ``RequestIdFilter`` on a handler.
+- ``record.request_id`` of every log record, through ``RequestIdFilter`` on a handler
+  (``server.logs`` configures the handlers).
+
+A job carries the id of the request that started it (``server.telemetry``): the worker runs
+it under ``bound_request_id``, so that its log lines carry the same id.
 
 An incoming id is kept only when short and of a safe charset: it goes into log lines, where
 newlines or control characters would let a client forge entries.
@@ -18,6 +22,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,7 +32,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 HEADER = "x-request-id"
 MAX_LENGTH = 128
 NO_REQUEST = "-"  # in log records made outside any request
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 _SAFE = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_LENGTH}}}")
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -42,6 +47,20 @@ def valid_request_id(value: str) -> bool:
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+@contextmanager
+def bound_request_id(request_id: str | None) -> Iterator[None]:
+    """Run the block as part of the request ``request_id`` (a job it started); an id that is
+    not well formed (a carrier is data from Redis) or None leaves the current one."""
+    if request_id is None or not valid_request_id(request_id):
+        yield
+        return
+    token = _current.set(request_id)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def scope_request_id(scope: Scope) -> str | None:
@@ -97,11 +116,3 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _current.get() or NO_REQUEST
         return True
-
-
-def configure_logging(level: str) -> None:
-    """The root logger with the request id in every line (``serve``)."""
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
-            handler.addFilter(RequestIdFilter())

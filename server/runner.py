@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from server import metrics
 from server.handlers import Completed, HandlerRegistry, TaskContext, invoke
 from server.models import Job, Timer, utcnow
 from server.services.workflow import Workflow
+from server.telemetry import handler_span, job_attributes, job_span, mark_failed
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,10 @@ class _JobSpec:
     run_at: datetime
     timeout_seconds: float
     context: TaskContext
+
+
+def _who(spec: _JobSpec) -> tuple[int, str, int]:
+    return spec.id, spec.context.step_id, spec.context.instance_id
 
 
 class InProcessRunner:
@@ -137,20 +144,35 @@ class InProcessRunner:
             task.set_name(name)
 
     async def _run_job(self, spec: _JobSpec) -> None:
+        # the task was created in the context of whoever submitted the job (a request, a job):
+        # its request id and span carry over, as a job's carrier does for an arq worker
         await self._wait_until(spec.run_at, f"job-{spec.id}")
-        async with self._slots:
-            metrics.job_started(spec.run_at, self.clock())
-            with metrics.handler_timer(spec.context.service_name):
-                outcome = await invoke(self.registry, spec.context, spec.timeout_seconds)
-        if isinstance(outcome, Completed):
-            await self.workflow.job_finished(spec.id, variables=outcome.variables)
-        else:
-            failure = (outcome.message, outcome.error_code, outcome.retryable)
-            await self.workflow.job_finished(spec.id, failure=failure)
+        task = spec.context
+        attributes = job_attributes(spec.id, task)
+        with job_span(f"job {task.service_name}", kind=SpanKind.INTERNAL, attributes=attributes):
+            async with self._slots:
+                metrics.job_started(spec.run_at, self.clock())
+                with (
+                    handler_span(task.service_name, task.method) as span,
+                    metrics.handler_timer(task.service_name),
+                ):
+                    outcome = await invoke(self.registry, task, spec.timeout_seconds)
+                    if not isinstance(outcome, Completed):
+                        mark_failed(span, outcome.message)
+            if isinstance(outcome, Completed):
+                log.info("job %s (step %s of instance %s): completed", *_who(spec))
+                await self.workflow.job_finished(spec.id, variables=outcome.variables)
+            else:
+                log.info(
+                    "job %s (step %s of instance %s): failed: %s", *_who(spec), outcome.message
+                )
+                failure = (outcome.message, outcome.error_code, outcome.retryable)
+                await self.workflow.job_finished(spec.id, failure=failure)
 
     async def _fire_when_due(self, timer_id: int, due_at: datetime) -> None:
         await self._wait_until(due_at, f"timer-{timer_id}")
-        await self.workflow.fire_timer(timer_id)
+        with job_span("timer", kind=SpanKind.INTERNAL, attributes={"workflow.timer.id": timer_id}):
+            await self.workflow.fire_timer(timer_id)
 
     async def _sweep_forever(self) -> None:
         while True:

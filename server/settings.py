@@ -164,7 +164,15 @@ class Settings(BaseSettings):
         "connection pool (database_connections), in each API and worker process",
     )
 
-    @field_validator("log_level", mode="before")
+    # --- logs and tracing (server/logs.py, server/telemetry.py, docs/logging-and-tracing.md) ---
+    # Tracing reads OpenTelemetry's standard variables itself (OTEL_EXPORTER_OTLP_ENDPOINT, ...)
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="json: one JSON object per line with request_id, trace_id and span_id "
+        "(for log collectors); text: one readable line with the request id (make run)",
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

@@ -35,6 +35,14 @@ from server.crypto import Vault
 from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
 from server.models import Job, Timer, utcnow
 from server.services.workflow import JobQueue, JobResult, TimerDue, Workflow
+from server.telemetry import (
+    continued,
+    handler_span,
+    job_attributes,
+    job_span,
+    linked,
+    mark_failed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -193,15 +201,30 @@ class Executor:
                 timeout = left
         if work.run_at is not None:
             metrics.job_started(work.run_at, self.clock())
-        with metrics.handler_timer(work.context.service_name):
-            outcome = await invoke(self.registry, work.context, timeout)
-        if isinstance(outcome, Completed):
-            result = JobResult(work.id, variables=outcome.variables)
-        else:
-            result = JobResult(
-                work.id, failure=(outcome.message, outcome.error_code, outcome.retryable)
+        task = work.context
+        # a child of the enqueuing request's span (run_job continues it), or of the job that
+        # handed this one over inline
+        with job_span(f"job {task.service_name}", attributes=job_attributes(work.id, task)):
+            with handler_span(task.service_name, task.method) as span:
+                with metrics.handler_timer(task.service_name):
+                    outcome = await invoke(self.registry, task, timeout)
+                if isinstance(outcome, Completed):
+                    result = JobResult(work.id, variables=outcome.variables)
+                else:
+                    mark_failed(span, outcome.message)
+                    result = JobResult(
+                        work.id, failure=(outcome.message, outcome.error_code, outcome.retryable)
+                    )
+            log.info(
+                "job %s: %s of instance %s, step %s, attempt %s: %s",
+                work.id,
+                task.service_name if task.method is None else f"{task.service_name}.{task.method}",
+                task.instance_id,
+                task.step_id,
+                task.attempt,
+                "completed" if isinstance(outcome, Completed) else f"failed: {outcome.message}",
             )
-        await self.report(result, work.context.instance_id)
+            await self.report(result, task.instance_id)
 
     async def report(self, item: JobResult | TimerDue, instance_id: int | None) -> None:
         """Apply ``item`` with the batch it falls in, then hand over the new jobs it gets
@@ -303,36 +326,44 @@ class Runtime:
 # --- the arq job functions ------------------------------------------------------------------
 
 
-async def run_job(ctx: dict[str, Any], job_id: int) -> str:
-    """Run the service-task job ``job_id`` (and, eagerly, what follows it)."""
+async def run_job(ctx: dict[str, Any], job_id: int, carrier: object = None) -> str:
+    """Run the service-task job ``job_id`` (and, eagerly, what follows it), in the trace and
+    request of ``carrier`` (``server.telemetry.job_carrier`` of whoever enqueued it; absent
+    from jobs enqueued by the sweeper or an older version)."""
     runtime: Runtime = ctx[RUNTIME]
-    work = await _pending_work(runtime.workflow, job_id)
-    if work is None:
-        return "skipped"
-    executor = runtime.executor
+    with continued(carrier):
+        work = await _pending_work(runtime.workflow, job_id)
+        if work is None:
+            return "skipped"
+        executor = runtime.executor
 
-    async def first(chain: Chain) -> None:
-        await executor.run(work, chain.deadline)
+        async def first(chain: Chain) -> None:
+            await executor.run(work, chain.deadline)
 
-    ran = await executor.chained(first)
+        ran = await executor.chained(first)
     return f"done, {ran} more inline"
 
 
-async def fire_timer(ctx: dict[str, Any], timer_id: int) -> str:
-    """Fire the timer ``timer_id`` (once: ``Workflow.fire_timer`` checks under the lock)."""
+async def fire_timer(ctx: dict[str, Any], timer_id: int, carrier: object = None) -> str:
+    """Fire the timer ``timer_id`` (once: ``Workflow.fire_timer`` checks under the lock), in
+    the trace and request that scheduled it (``carrier``, as ``run_job``'s)."""
     runtime: Runtime = ctx[RUNTIME]
 
     async def first(chain: Chain) -> None:
         await runtime.executor.report(TimerDue(timer_id), None)
 
-    ran = await runtime.executor.chained(first)
+    with continued(carrier), job_span("timer", attributes={"workflow.timer.id": timer_id}):
+        ran = await runtime.executor.chained(first)
     return f"fired, {ran} jobs inline"
 
 
-async def fire_timers(ctx: dict[str, Any], slot_ms: int) -> str:
+async def fire_timers(ctx: dict[str, Any], slot_ms: int, carrier: object = None) -> str:
     """Fire every timer due by the end of the slot ``slot_ms`` (epoch ms): the timers that
     ``ArqQueue.schedule`` grouped into this slot, and any earlier one still pending. They go
-    through the batcher together: a few transactions for the whole slot."""
+    through the batcher together: a few transactions for the whole slot.
+
+    A slot serves the timers of many requests: its span is a trace of its own, linked to the
+    request that scheduled the slot first (``carrier``), and its lines carry no request id."""
     runtime: Runtime = ctx[RUNTIME]
     until = datetime.fromtimestamp(slot_ms / 1000, UTC)
     fired = 0
@@ -350,7 +381,8 @@ async def fire_timers(ctx: dict[str, Any], slot_ms: int) -> str:
             if len(due) < TIMERS_PER_ROUND:
                 return
 
-    ran = await runtime.executor.chained(first)
+    with job_span("timers", attributes={"workflow.timer.slot": slot_ms}, links=linked(carrier)):
+        ran = await runtime.executor.chained(first)
     return f"{fired} timers, {ran} jobs inline"
 
 
