@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from support.auth import ENV as AUTH_ENV
 from support.auth import create_user, http_login
+from support.contract import operation_text
 from support.fault_handlers import DRILL
 from support.processes import Cluster, cluster
 
@@ -119,7 +120,7 @@ async def start(api: str, key: str, variables: dict[str, Any]) -> int:
 
 
 def operation(name: str, variables: dict[str, Any]) -> GraphQLRequest:
-    document = gql((OPERATIONS / f"{name}.graphql").read_text(encoding="utf-8"))
+    document = gql(operation_text(name))
     return GraphQLRequest(document, variable_values=variables)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 from support.auth import principal
+from support.contract import operation_text
 from support.queues import RecordingQueue
 
 from schema import schema
@@ -362,8 +363,8 @@ async def test_concurrent_fetchers_never_share_a_job(
 
 
 OPERATIONS = ROOT / "frontend-contract" / "operations"
-FETCH = (OPERATIONS / "FetchAndLockExternalTasks.graphql").read_text()
-REPORT = (OPERATIONS / "ReportExternalTask.graphql").read_text()
+FETCH = operation_text("FetchAndLockExternalTasks")
+REPORT = operation_text("ReportExternalTask")
 
 
 async def gql(

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import make_url
 from starlette.applications import Starlette
 from support.auth import PASSWORD, TEST_AUTH, bearer_headers
+from support.contract import operation_text
 
 from server.app import create_app
 from server.db import Database
@@ -60,7 +61,7 @@ async def call(
     document: str | None = None,
 ) -> dict[str, Any]:
     """Run a named operation of the contract; fail on any GraphQL error."""
-    text = (OPERATIONS / f"{document or operation}.graphql").read_text()
+    text = operation_text(document or operation)
     response = await api.post(
         "/graphql",
         json={"query": text, "operationName": operation, "variables": variables},

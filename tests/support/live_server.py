@@ -29,6 +29,7 @@ from server.db import Database
 from server.redis_bus import RedisBus
 from server.settings import Settings
 from support.auth import PASSWORD, TEST_AUTH
+from support.contract import operation_text
 
 OPERATIONS = Path(__file__).parents[2] / "frontend-contract" / "operations"
 WAIT = 15.0  # seconds: a bound on waiting for something that must happen, never a benchmark
@@ -55,7 +56,7 @@ REVIEW = {
 
 def operation(name: str, variables: dict[str, Any] | None = None) -> GraphQLRequest:
     """A contract operation as a request (gql 4: the variables travel with it)."""
-    document = gql((OPERATIONS / f"{name}.graphql").read_text())
+    document = gql(operation_text(name))
     return GraphQLRequest(document, variable_values=variables)
 
 

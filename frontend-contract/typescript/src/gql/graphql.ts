@@ -224,7 +224,7 @@ export type RetryIncidentMutation = { retryIncident:
     | { __typename: 'ConflictError', message: string, code: string }
     | { __typename: 'InstanceSuccess', instance: { id: number, status: InstanceStatus, currentSteps: Array<string>, incidents: Array<{ id: number, status: string }> } }
     | { __typename: 'NotFoundError', message: string, kind: string }
-    | { __typename: 'ValidationFailed', message: string, code: string }
+    | { __typename: 'ValidationFailed', message: string, code: string, problems: Array<{ path: string, code: string, message: string }> }
    };
 
 export type InstanceChangesSubscriptionVariables = Exact<{
@@ -450,6 +450,14 @@ export type TaskDetailQueryVariables = Exact<{
 
 export type TaskDetailQuery = { task: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, form: Array<{ id: string, label: string, type: string, required: boolean, values: Array<string>, description: string }>, instance: { id: number, businessKey: string | null, variables: unknown } } | null };
 
+export type ValidationFailedFieldsFragment = { message: string, code: string, problems: Array<{ path: string, code: string, message: string }> };
+
+export type NotFoundFieldsFragment = { message: string, kind: string };
+
+export type ConflictFieldsFragment = { message: string, code: string };
+
+export type AuthFailedFieldsFragment = { message: string, code: string, retryAfter: number | null };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -468,6 +476,13 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const AuthFailedFieldsFragmentDoc = new TypedDocumentString(`
+    fragment AuthFailedFields on AuthFailed {
+  message
+  code
+  retryAfter
+}
+    `, {"fragmentName":"AuthFailedFields"}) as unknown as TypedDocumentString<AuthFailedFieldsFragment, unknown>;
 export const AuthResultFieldsFragmentDoc = new TypedDocumentString(`
     fragment AuthResultFields on AuthResult {
   __typename
@@ -477,13 +492,36 @@ export const AuthResultFieldsFragmentDoc = new TypedDocumentString(`
     expiresIn
     tokenType
   }
-  ... on AuthFailed {
-    message
+  ...AuthFailedFields
+}
+    fragment AuthFailedFields on AuthFailed {
+  message
+  code
+  retryAfter
+}`, {"fragmentName":"AuthResultFields"}) as unknown as TypedDocumentString<AuthResultFieldsFragment, unknown>;
+export const NotFoundFieldsFragmentDoc = new TypedDocumentString(`
+    fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+    `, {"fragmentName":"NotFoundFields"}) as unknown as TypedDocumentString<NotFoundFieldsFragment, unknown>;
+export const ConflictFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ConflictFields on ConflictError {
+  message
+  code
+}
+    `, {"fragmentName":"ConflictFields"}) as unknown as TypedDocumentString<ConflictFieldsFragment, unknown>;
+export const ValidationFailedFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    retryAfter
+    message
   }
 }
-    `, {"fragmentName":"AuthResultFields"}) as unknown as TypedDocumentString<AuthResultFieldsFragment, unknown>;
+    `, {"fragmentName":"ValidationFailedFields"}) as unknown as TypedDocumentString<ValidationFailedFieldsFragment, unknown>;
 export const TaskResultFieldsFragmentDoc = new TypedDocumentString(`
     fragment TaskResultFields on TaskResult {
   __typename
@@ -494,25 +532,27 @@ export const TaskResultFieldsFragmentDoc = new TypedDocumentString(`
       assignee
     }
   }
-  ... on NotFoundError {
-    message
-    kind
-  }
-  ... on ConflictError {
-    message
+  ...NotFoundFields
+  ...ConflictFields
+  ...ValidationFailedFields
+}
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-  }
-  ... on ValidationFailed {
     message
-    code
-    problems {
-      path
-      code
-      message
-    }
   }
 }
-    `, {"fragmentName":"TaskResultFields"}) as unknown as TypedDocumentString<TaskResultFieldsFragment, unknown>;
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`, {"fragmentName":"TaskResultFields"}) as unknown as TypedDocumentString<TaskResultFieldsFragment, unknown>;
 export const InboxPageFragmentDoc = new TypedDocumentString(`
     fragment InboxPage on TaskConnection {
   edges {
@@ -602,25 +642,27 @@ export const ExternalTaskResultFieldsFragmentDoc = new TypedDocumentString(`
       lockedUntil
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
-  }
-  ... on ConflictError {
-    message
-    code
   }
 }
-    `, {"fragmentName":"ExternalTaskResultFields"}) as unknown as TypedDocumentString<ExternalTaskResultFieldsFragment, unknown>;
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`, {"fragmentName":"ExternalTaskResultFields"}) as unknown as TypedDocumentString<ExternalTaskResultFieldsFragment, unknown>;
 export const InstanceResultFieldsFragmentDoc = new TypedDocumentString(`
     fragment InstanceResultFields on InstanceResult {
   __typename
@@ -632,25 +674,27 @@ export const InstanceResultFieldsFragmentDoc = new TypedDocumentString(`
       currentSteps
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
-  }
-  ... on ConflictError {
-    message
-    code
   }
 }
-    `, {"fragmentName":"InstanceResultFields"}) as unknown as TypedDocumentString<InstanceResultFieldsFragment, unknown>;
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`, {"fragmentName":"InstanceResultFields"}) as unknown as TypedDocumentString<InstanceResultFieldsFragment, unknown>;
 export const LoginDocument = new TypedDocumentString(`
     mutation Login($username: String!, $password: String!) {
   login(username: $username, password: $password) {
@@ -665,11 +709,12 @@ export const LoginDocument = new TypedDocumentString(`
     expiresIn
     tokenType
   }
-  ... on AuthFailed {
-    message
-    code
-    retryAfter
-  }
+  ...AuthFailedFields
+}
+fragment AuthFailedFields on AuthFailed {
+  message
+  code
+  retryAfter
 }`) as unknown as TypedDocumentString<LoginMutation, LoginMutationVariables>;
 export const RefreshTokenDocument = new TypedDocumentString(`
     mutation RefreshToken($refreshToken: String!) {
@@ -685,11 +730,12 @@ export const RefreshTokenDocument = new TypedDocumentString(`
     expiresIn
     tokenType
   }
-  ... on AuthFailed {
-    message
-    code
-    retryAfter
-  }
+  ...AuthFailedFields
+}
+fragment AuthFailedFields on AuthFailed {
+  message
+  code
+  retryAfter
 }`) as unknown as TypedDocumentString<RefreshTokenMutation, RefreshTokenMutationVariables>;
 export const LogoutDocument = new TypedDocumentString(`
     mutation Logout($refreshToken: String!) {
@@ -698,14 +744,14 @@ export const LogoutDocument = new TypedDocumentString(`
     ... on LoggedOut {
       ok
     }
-    ... on AuthFailed {
-      message
-      code
-      retryAfter
-    }
+    ...AuthFailedFields
   }
 }
-    `) as unknown as TypedDocumentString<LogoutMutation, LogoutMutationVariables>;
+    fragment AuthFailedFields on AuthFailed {
+  message
+  code
+  retryAfter
+}`) as unknown as TypedDocumentString<LogoutMutation, LogoutMutationVariables>;
 export const MeDocument = new TypedDocumentString(`
     query Me {
   me {
@@ -731,23 +777,26 @@ export const ClaimTaskDocument = new TypedDocumentString(`
       assignee
     }
   }
-  ... on NotFoundError {
-    message
-    kind
-  }
-  ... on ConflictError {
-    message
+  ...NotFoundFields
+  ...ConflictFields
+  ...ValidationFailedFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-  }
-  ... on ValidationFailed {
     message
-    code
-    problems {
-      path
-      code
-      message
-    }
   }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<ClaimTaskMutation, ClaimTaskMutationVariables>;
 export const UnclaimTaskDocument = new TypedDocumentString(`
     mutation UnclaimTask($id: Int!) {
@@ -764,23 +813,26 @@ export const UnclaimTaskDocument = new TypedDocumentString(`
       assignee
     }
   }
-  ... on NotFoundError {
-    message
-    kind
-  }
-  ... on ConflictError {
-    message
+  ...NotFoundFields
+  ...ConflictFields
+  ...ValidationFailedFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-  }
-  ... on ValidationFailed {
     message
-    code
-    problems {
-      path
-      code
-      message
-    }
   }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<UnclaimTaskMutation, UnclaimTaskMutationVariables>;
 export const CompleteTaskDocument = new TypedDocumentString(`
     mutation CompleteTask($id: Int!, $variables: JSON) {
@@ -794,26 +846,28 @@ export const CompleteTaskDocument = new TypedDocumentString(`
         completedBy
       }
     }
-    ... on ValidationFailed {
-      message
-      code
-      problems {
-        path
-        code
-        message
-      }
-    }
-    ... on NotFoundError {
-      message
-      kind
-    }
-    ... on ConflictError {
-      message
-      code
-    }
+    ...ValidationFailedFields
+    ...NotFoundFields
+    ...ConflictFields
   }
 }
-    `) as unknown as TypedDocumentString<CompleteTaskMutation, CompleteTaskMutationVariables>;
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
+    code
+    message
+  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`) as unknown as TypedDocumentString<CompleteTaskMutation, CompleteTaskMutationVariables>;
 export const DashboardInboxDocument = new TypedDocumentString(`
     query DashboardInbox($first: Int! = 50, $after: String, $claimableAfter: String) {
   assigned: tasks(filter: {assignedToMe: true}, first: $first, after: $after) {
@@ -944,26 +998,28 @@ export const DeployDefinitionDocument = new TypedDocumentString(`
         revision
       }
     }
-    ... on ValidationFailed {
-      message
-      code
-      problems {
-        path
-        code
-        message
-      }
-    }
-    ... on NotFoundError {
-      message
-      kind
-    }
-    ... on ConflictError {
-      message
-      code
-    }
+    ...ValidationFailedFields
+    ...NotFoundFields
+    ...ConflictFields
   }
 }
-    `) as unknown as TypedDocumentString<DeployDefinitionMutation, DeployDefinitionMutationVariables>;
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
+    code
+    message
+  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`) as unknown as TypedDocumentString<DeployDefinitionMutation, DeployDefinitionMutationVariables>;
 export const FetchAndLockExternalTasksDocument = new TypedDocumentString(`
     mutation FetchAndLockExternalTasks($workerId: String!, $topics: [ExternalTopicInput!]!, $maxTasks: Int! = 10) {
   fetchAndLockExternalTasks(
@@ -978,15 +1034,7 @@ export const FetchAndLockExternalTasksDocument = new TypedDocumentString(`
         variables
       }
     }
-    ... on ValidationFailed {
-      message
-      code
-      problems {
-        path
-        code
-        message
-      }
-    }
+    ...ValidationFailedFields
   }
 }
     fragment ExternalTaskFields on ExternalTask {
@@ -1003,6 +1051,15 @@ export const FetchAndLockExternalTasksDocument = new TypedDocumentString(`
   status
   workerId
   lockedUntil
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
+    code
+    message
+  }
 }`) as unknown as TypedDocumentString<FetchAndLockExternalTasksMutation, FetchAndLockExternalTasksMutationVariables>;
 export const FailingInstancesDocument = new TypedDocumentString(`
     query FailingInstances($first: Int! = 20, $after: String, $waitingAt: String) {
@@ -1048,21 +1105,28 @@ export const RetryIncidentDocument = new TypedDocumentString(`
         }
       }
     }
-    ... on NotFoundError {
-      message
-      kind
-    }
-    ... on ConflictError {
-      message
-      code
-    }
-    ... on ValidationFailed {
-      message
-      code
-    }
+    ...NotFoundFields
+    ...ConflictFields
+    ...ValidationFailedFields
   }
 }
-    `) as unknown as TypedDocumentString<RetryIncidentMutation, RetryIncidentMutationVariables>;
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
+    code
+    message
+  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`) as unknown as TypedDocumentString<RetryIncidentMutation, RetryIncidentMutationVariables>;
 export const InstanceChangesDocument = new TypedDocumentString(`
     subscription InstanceChanges($filter: InstanceChangeFilter, $after: String) {
   instanceChanges(filter: $filter, after: $after) {
@@ -1236,23 +1300,26 @@ export const CompleteExternalTaskDocument = new TypedDocumentString(`
       lockedUntil
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<CompleteExternalTaskMutation, CompleteExternalTaskMutationVariables>;
 export const FailExternalTaskDocument = new TypedDocumentString(`
     mutation FailExternalTask($id: Int!, $workerId: String!, $message: String!, $retryable: Boolean! = true) {
@@ -1275,23 +1342,26 @@ export const FailExternalTaskDocument = new TypedDocumentString(`
       lockedUntil
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<FailExternalTaskMutation, FailExternalTaskMutationVariables>;
 export const ReportExternalTaskErrorDocument = new TypedDocumentString(`
     mutation ReportExternalTaskError($id: Int!, $workerId: String!, $errorCode: String!, $message: String! = "") {
@@ -1314,23 +1384,26 @@ export const ReportExternalTaskErrorDocument = new TypedDocumentString(`
       lockedUntil
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<ReportExternalTaskErrorMutation, ReportExternalTaskErrorMutationVariables>;
 export const ExtendExternalTaskLockDocument = new TypedDocumentString(`
     mutation ExtendExternalTaskLock($id: Int!, $workerId: String!, $lockDurationMs: Int!) {
@@ -1352,23 +1425,26 @@ export const ExtendExternalTaskLockDocument = new TypedDocumentString(`
       lockedUntil
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<ExtendExternalTaskLockMutation, ExtendExternalTaskLockMutationVariables>;
 export const StartInstanceDocument = new TypedDocumentString(`
     mutation StartInstance($definitionId: Int, $key: String, $version: String, $businessKey: String, $variables: JSON) {
@@ -1388,26 +1464,28 @@ export const StartInstanceDocument = new TypedDocumentString(`
         currentSteps
       }
     }
-    ... on ValidationFailed {
-      message
-      code
-      problems {
-        path
-        code
-        message
-      }
-    }
-    ... on NotFoundError {
-      message
-      kind
-    }
-    ... on ConflictError {
-      message
-      code
-    }
+    ...ValidationFailedFields
+    ...NotFoundFields
+    ...ConflictFields
   }
 }
-    `) as unknown as TypedDocumentString<StartInstanceMutation, StartInstanceMutationVariables>;
+    fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
+    code
+    message
+  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
+}`) as unknown as TypedDocumentString<StartInstanceMutation, StartInstanceMutationVariables>;
 export const CancelInstanceDocument = new TypedDocumentString(`
     mutation CancelInstance($id: Int!, $reason: String! = "") {
   cancelInstance(id: $id, reason: $reason) {
@@ -1424,23 +1502,26 @@ export const CancelInstanceDocument = new TypedDocumentString(`
       currentSteps
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<CancelInstanceMutation, CancelInstanceMutationVariables>;
 export const SuspendInstanceDocument = new TypedDocumentString(`
     mutation SuspendInstance($id: Int!) {
@@ -1458,23 +1539,26 @@ export const SuspendInstanceDocument = new TypedDocumentString(`
       currentSteps
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<SuspendInstanceMutation, SuspendInstanceMutationVariables>;
 export const ResumeInstanceDocument = new TypedDocumentString(`
     mutation ResumeInstance($id: Int!) {
@@ -1492,23 +1576,26 @@ export const ResumeInstanceDocument = new TypedDocumentString(`
       currentSteps
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<ResumeInstanceMutation, ResumeInstanceMutationVariables>;
 export const SetVariablesDocument = new TypedDocumentString(`
     mutation SetVariables($id: Int!, $variables: JSON!) {
@@ -1526,23 +1613,26 @@ export const SetVariablesDocument = new TypedDocumentString(`
       currentSteps
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<SetVariablesMutation, SetVariablesMutationVariables>;
 export const SendMessageDocument = new TypedDocumentString(`
     mutation SendMessage($name: String!, $correlationKey: String, $variables: JSON) {
@@ -1560,23 +1650,26 @@ export const SendMessageDocument = new TypedDocumentString(`
       currentSteps
     }
   }
-  ... on ValidationFailed {
-    message
+  ...ValidationFailedFields
+  ...NotFoundFields
+  ...ConflictFields
+}
+fragment ValidationFailedFields on ValidationFailed {
+  message
+  code
+  problems {
+    path
     code
-    problems {
-      path
-      code
-      message
-    }
-  }
-  ... on NotFoundError {
     message
-    kind
   }
-  ... on ConflictError {
-    message
-    code
-  }
+}
+fragment NotFoundFields on NotFoundError {
+  message
+  kind
+}
+fragment ConflictFields on ConflictError {
+  message
+  code
 }`) as unknown as TypedDocumentString<SendMessageMutation, SendMessageMutationVariables>;
 export const TaskChangesDocument = new TypedDocumentString(`
     subscription TaskChanges {
