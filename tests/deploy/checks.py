@@ -21,8 +21,10 @@ from typing import Any
 import promql_parser
 import typer.main
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
+from server import metrics as server_metrics
 from server.cli import app as cli_app
 from server.metrics import REGISTRY
 from server.settings import Settings
@@ -41,6 +43,10 @@ _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 # --- metric names ------------------------------------------------------------------------------
 
+# What a query may select: each exposed series name with the label names it carries.
+Known = Mapping[str, frozenset[str]]
+TARGET_LABELS = frozenset({"job", "instance"})  # Prometheus adds them to every scraped series
+
 
 def exposed_names(family: Metric) -> set[str]:
     """The sample names a metric family is exposed under, children or not."""
@@ -55,49 +61,76 @@ def exposed_names(family: Metric) -> set[str]:
     return names
 
 
-def known_metric_names() -> frozenset[str]:
-    """Every name a dashboard or an alert may query: server/metrics.py's registry (the
-    catalogue, with the process_* / python_* defaults) and Prometheus' own per-target series."""
-    names: set[str] = set(PROMETHEUS_SYNTHETIC)
+def _declared_labels() -> dict[str, frozenset[str]]:
+    """Label names of server/metrics.py's metrics, by family name. A labelled metric with no
+    child yet exposes no sample to read them from, so the declaration is asked:
+    ``_labelnames`` is private to prometheus_client, and stable for years."""
+    declared = {}
+    for value in vars(server_metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            declared[value._name] = frozenset(value._labelnames)
+    return declared
+
+
+def known_metrics() -> dict[str, frozenset[str]]:
+    """Every series a dashboard or an alert may query, with its labels: server/metrics.py's
+    registry (the catalogue, with the process_* / python_* defaults) and Prometheus' own
+    per-target series."""
+    known = dict.fromkeys(PROMETHEUS_SYNTHETIC, TARGET_LABELS)
+    declared = _declared_labels()
     for family in REGISTRY.collect():
-        names |= exposed_names(family)
-    return frozenset(names)
+        labels = set(declared.get(family.name, ()))
+        for sample in family.samples:
+            labels.update(sample.labels)
+        labels.discard("le")  # on _bucket only, below
+        for name in exposed_names(family):
+            extra = {"le"} if name.endswith("_bucket") else set()
+            known[name] = frozenset(labels | extra | TARGET_LABELS)
+    return known
 
 
-def promql_selectors(expr: str) -> list[promql_parser.VectorSelector]:
-    """The vector selectors of a PromQL expression; ValueError when it does not parse."""
-    found: list[promql_parser.VectorSelector] = []
+def promql_nodes(expr: str) -> list[promql_parser.Expr]:
+    """Every node of a PromQL expression; ValueError when it does not parse."""
+    found: list[promql_parser.Expr] = []
 
     def visit(node: promql_parser.Expr) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            found.append(node)
+        found.append(node)
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return found
 
 
-def query_problems(where: str, expr: str, known: frozenset[str]) -> list[str]:
-    """A query that does not parse, names an unknown metric or an unknown scrape job."""
+def query_problems(where: str, expr: str, known: Known) -> list[str]:
+    """A query that does not parse, names an unknown metric, label or scrape job."""
     try:
-        selectors = promql_selectors(expr)
+        nodes = promql_nodes(expr)
     except ValueError as error:
         return [f"{where}: does not parse: {error}"]
     problems = []
-    for selector in selectors:
-        if not selector.name:
-            problems.append(f"{where}: a selector without a metric name")
-        elif selector.name not in known:
+    available: set[str] = set()  # labels of every series the query selects
+    for selector in (n for n in nodes if isinstance(n, promql_parser.VectorSelector)):
+        if not selector.name or selector.name not in known:
             problems.append(f"{where}: unknown metric {selector.name}")
+            continue
+        labels = known[selector.name]
+        available |= labels
         for matcher in selector.matchers.matchers:
+            if matcher.name not in labels:
+                problems.append(f"{where}: {selector.name} has no label {matcher.name}")
             if matcher.name == "job" and matcher.value not in SCRAPE_JOBS:
                 problems.append(f"{where}: unknown scrape job {matcher.value!r}")
+    for aggregate in (n for n in nodes if isinstance(n, promql_parser.AggregateExpr)):
+        grouping = aggregate.modifier.labels if aggregate.modifier is not None else []
+        for label in grouping:
+            if available and label not in available:
+                problems.append(f"{where}: no selected metric has the label {label}")
     return problems
 
 
 # --- Prometheus rule files ---------------------------------------------------------------------
 
 
-def rule_file_problems(doc: Any, known: frozenset[str]) -> list[str]:
+def rule_file_problems(doc: Any, known: Known) -> list[str]:
     """Prometheus' rule-file format (what `promtool check rules` checks of the structure),
     plus: every expression parses and queries known metrics and jobs."""
     if not isinstance(doc, dict) or set(doc) != {"groups"} or not isinstance(doc["groups"], list):
@@ -138,7 +171,7 @@ def _kind_problems(where: str, rule: dict[str, Any], alerts: set[str]) -> list[s
     return []
 
 
-def _rule_problems(where: str, rule: Any, known: frozenset[str], alerts: set[str]) -> list[str]:
+def _rule_problems(where: str, rule: Any, known: Known, alerts: set[str]) -> list[str]:
     if not isinstance(rule, dict):
         return [f"{where}: a rule must be a mapping"]
     problems = []
@@ -175,7 +208,7 @@ def dashboard_panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def dashboard_problems(
-    dashboard: Any, datasource_uid: str, sections: Iterable[str], known: frozenset[str]
+    dashboard: Any, datasource_uid: str, sections: Iterable[str], known: Known
 ) -> list[str]:
     """The dashboard has the sections (rows, in order), every panel and query uses the
     provisioned datasource, and every query parses and names known metrics."""

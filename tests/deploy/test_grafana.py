@@ -16,12 +16,12 @@ from deploy.checks import (
     compose_config,
     dashboard_panels,
     dashboard_problems,
-    known_metric_names,
+    known_metrics,
 )
 
 GRAFANA = DOCKER / "grafana"
 SECTIONS = ("系统概览", "流程监控", "API 监控", "基础设施")  # the seed's Grafana 仪表板
-KNOWN = known_metric_names()
+KNOWN = known_metrics()
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 
 
