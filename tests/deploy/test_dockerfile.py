@@ -20,6 +20,7 @@ from deploy.checks import (
     dockerfile_stages,
     dockerignore_patterns,
     dockerignored,
+    env_problems,
 )
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]  # no type hints
 
@@ -228,3 +229,20 @@ def test_the_builder_stage_installs_a_working_engine(
     assert migrated.returncode == 0, migrated.stderr
     assert "database at revision" in migrated.stdout
     assert (data / "wf.db").is_file()
+
+
+def test_the_image_environment_is_settings_or_python(instructions: list[dict[str, Any]]) -> None:
+    runtime = dockerfile_stages(instructions)[-1]
+    names: list[str] = []
+    for instruction in runtime:
+        if instruction["instruction"] == "ENV":
+            names += [pair.split("=")[0] for pair in shlex.split(instruction["value"])]
+    assert {"SERVER_PORT", "SQLITE_PATH", "PYTHONDONTWRITEBYTECODE"} <= set(names)
+    python = {
+        "PATH",
+        "VIRTUAL_ENV",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+        "PYTHONFAULTHANDLER",
+    }
+    assert env_problems(n for n in names if n not in python) == []
