@@ -20,6 +20,9 @@ from deploy.checks import (
 from starlette.routing import Route
 
 from server.app import create_app
+from server.authentication import check_auth_settings
+from server.crypto import KeyConfigError
+from server.keys import vault_from_settings
 from server.settings import Settings
 from workers.ops_http import ops_app
 
@@ -188,6 +191,16 @@ def test_worker_probes_ask_what_the_worker_serves() -> None:
     assert "/metrics" in served
 
 
+def test_prometheus_scrapes_each_pod_once() -> None:
+    # the API through its Service's endpoints, the workers (no Service) through their pods
+    api = _one("Deployment", "workflow-engine")["spec"]["template"]["metadata"]
+    assert "prometheus.io/scrape" not in api.get("annotations", {})
+    service = _one("Service", "workflow-engine")["metadata"]["annotations"]
+    assert service["prometheus.io/scrape"] == "true"
+    assert service["prometheus.io/path"] == "/metrics"
+    assert "/metrics" in _served(create_app(Settings()).routes)
+
+
 @pytest.mark.parametrize(("name", "spec"), _pod_specs(), ids=[n for n, _ in _pod_specs()])
 def test_pods_run_as_the_image_user_read_only(name: str, spec: dict[str, Any]) -> None:
     assert spec["securityContext"]["runAsNonRoot"] is True
@@ -248,6 +261,16 @@ def test_configuration_is_what_the_settings_read() -> None:
             }
             assert sources == {"workflow-engine-config", "workflow-engine-secrets"}, name
             assert env_problems(e["name"] for e in container.get("env", [])) == []
+
+
+def test_the_placeholder_secrets_stop_the_engine() -> None:
+    # applied by mistake, they must not run a cluster on keys everyone can read
+    secret = _one("Secret", "workflow-engine-secrets")["stringData"]
+    settings = Settings.model_validate({name.lower(): value for name, value in secret.items()})
+    refused = check_auth_settings(settings)
+    assert refused is not None and "JWT_SECRET" in refused
+    with pytest.raises(KeyConfigError):
+        vault_from_settings(settings)
 
 
 def test_the_migration_job_migrates() -> None:
