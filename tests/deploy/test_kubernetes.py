@@ -151,6 +151,9 @@ def test_the_service_and_autoscaler_reach_the_api() -> None:
         "kind": "Deployment",
         "name": "workflow-engine",
     }
+    # the autoscaler owns the count: an apply must not reset it
+    assert "replicas" not in _one("Deployment", "workflow-engine")["spec"]
+    assert hpa["spec"]["minReplicas"] >= 2  # one pod may be drained (the budget) and one serve
     [metric] = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"
     # CPU utilisation is relative to the request: without one the autoscaler cannot work
