@@ -44,7 +44,12 @@ from server.keys import vault_from_settings
 from server.metrics import MetricsMiddleware, Sampler, metrics_endpoint
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
-from server.request_id import RequestIdMiddleware, current_request_id, scope_request_id
+from server.request_id import (
+    RequestIdMiddleware,
+    bound_request_id,
+    current_request_id,
+    scope_request_id,
+)
 from server.runner import InProcessRunner
 from server.services import operations_stats
 from server.services.errors import InvalidInput
@@ -52,7 +57,7 @@ from server.services.feeds import CounterFeed
 from server.services.retention import Retention, RetentionLoop, RetentionPolicy
 from server.services.workflow import Workflow
 from server.settings import Settings
-from server.telemetry import GraphQLOperationOnSpan, TracingMiddleware
+from server.telemetry import GraphQLOperationOnSpan, TracingMiddleware, in_span_of
 
 log = logging.getLogger(__name__)
 
@@ -245,13 +250,14 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     # Starlette runs this outside the middleware (the context variable is reset by then): the
     # id is read from the scope, and the header set here
     request_id = scope_request_id(request.scope) or current_request_id() or "-"
-    log.error(
-        "unhandled error (request %s) on %s %s",
-        request_id,
-        request.method,
-        request.url.path,
-        exc_info=exc,
-    )
+    with bound_request_id(request_id), in_span_of(request.scope):  # the line's ids
+        log.error(
+            "unhandled error (request %s) on %s %s",
+            request_id,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
     message = f"internal error (logged on the server as request {request_id})"
     # REST's error shape stays as it is: the id is in the message and the X-Request-ID header
     return rest.error_response(500, "internal_error", message, headers={"X-Request-ID": request_id})

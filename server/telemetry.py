@@ -24,7 +24,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -57,6 +57,7 @@ SERVICE_WORKER: Final = "workflow-engine-worker"
 CARRIER_REQUEST_ID: Final = "x-request-id"  # beside traceparent in a job's carrier
 _PROPAGATED: Final = (b"traceparent", b"tracestate", b"baggage")
 _NUMBER: Final = re.compile(r"/\d+(?=/|$)")
+_SCOPE_KEY: Final = "otel_span"  # the request's span in scope["state"]
 
 _tracer = trace.get_tracer(__name__)  # a proxy: the provider set later is the one used
 _exporting = False  # set by setup_tracing: whether to instrument engines and Redis
@@ -188,6 +189,8 @@ class TracingMiddleware:
         path = _NUMBER.sub("/{id}", scope.get("path", ""))  # span names stay few
         name = f"{scope.get('method', 'GET')} {path}" if kind == "http" else f"websocket {path}"
         with _tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER) as span:
+            # for Starlette's outermost error handler, which runs after this span has ended
+            scope.setdefault("state", {})[_SCOPE_KEY] = span
             if not span.is_recording():
                 await self.app(scope, receive, send)
                 return
@@ -208,6 +211,15 @@ class TracingMiddleware:
                 await self.app(scope, receive, send_status)
             finally:
                 _http_span.reset(token)
+
+
+def in_span_of(scope: Scope) -> AbstractContextManager[object]:
+    """Make the (ended) span of the request of ``scope`` current, for a last log line."""
+    state: dict[str, Any] = scope.get("state") or {}
+    span = state.get(_SCOPE_KEY)
+    if not isinstance(span, Span):
+        return nullcontext()
+    return trace.use_span(span, end_on_exit=False)
 
 
 class GraphQLOperationOnSpan(SchemaExtension):

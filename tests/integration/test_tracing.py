@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +31,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.sdk.resources import SERVICE_NAME
 from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from support.auth import ENV as AUTH_ENV
 from support.auth import create_user, http_login
 from support.processes import Process, cluster
 
-from server import migrations
-from server.telemetry import SERVICE_API, build_provider, export_endpoint
+from server import migrations, telemetry
+from server.app import _internal_error
+from server.logs import make_handler
+from server.request_id import RequestIdMiddleware
+from server.telemetry import SERVICE_API, TracingMiddleware, build_provider, export_endpoint
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -196,6 +206,38 @@ def test_with_an_endpoint_spans_are_exported(receiver: Receiver) -> None:
         assert (received.service, received.name) == ("renamed", "work")
     finally:
         tracing.shutdown()
+
+
+async def test_an_unhandled_errors_line_keeps_the_requests_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Starlette's 500 handler runs after the middlewares have returned (the span ended, the
+    request id reset): its line still carries both."""
+    tracing = build_provider(SERVICE_API, {})
+    assert tracing.provider is not None
+    monkeypatch.setattr(telemetry, "_tracer", tracing.provider.get_tracer("tests"))
+
+    async def crash(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    app = Starlette(
+        routes=[Route("/crash", crash)],
+        exception_handlers={Exception: _internal_error},
+        middleware=[Middleware(RequestIdMiddleware), Middleware(TracingMiddleware)],
+    )
+    stream = io.StringIO()
+    logger = logging.getLogger("server.app")
+    monkeypatch.setattr(logger, "handlers", [make_handler("json", stream)])
+    monkeypatch.setattr(logger, "propagate", False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(
+            "/crash", headers={"traceparent": TRACEPARENT, "x-request-id": "crash-1"}
+        )
+    assert response.status_code == 500
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert (line["request_id"], line["trace_id"]) == ("crash-1", TRACE_ID)
+    assert "RuntimeError: boom" in line["exception"]
 
 
 # --- real processes -----------------------------------------------------------------------------
