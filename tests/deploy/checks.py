@@ -226,6 +226,9 @@ def dashboard_problems(
         if panel.get("id") in ids:
             problems.append(f"panel {title}: id {panel.get('id')} repeated")
         ids.add(panel.get("id", -1))
+        grid = panel.get("gridPos", {})
+        if not (0 <= grid.get("x", -1) and 0 < grid.get("w", 0) and grid["x"] + grid["w"] <= 24):
+            problems.append(f"panel {title}: gridPos {grid} is not within the 24 columns")
         if panel.get("type") == "row":
             continue
         if not panel.get("targets"):

@@ -103,6 +103,7 @@ def _first_query_panel(dashboard: Any) -> dict[str, Any]:
         (lambda d: _first_query_panel(d)["targets"][0].update(expr="sum(up"), "does not parse"),
         (lambda d: _first_query_panel(d).update(targets=[]), "no query"),
         (lambda d: d["panels"][2].update(id=d["panels"][1]["id"]), "repeated"),
+        (lambda d: d["panels"][2]["gridPos"].update(x=20, w=8), "24 columns"),
     ],
     ids=[
         "missing-section",
@@ -112,6 +113,7 @@ def _first_query_panel(dashboard: Any) -> dict[str, Any]:
         "unparsable",
         "no-query",
         "same-id",
+        "off-grid",
     ],
 )
 def test_a_broken_dashboard_is_found(
