@@ -122,8 +122,13 @@ def build_provider(service: str, environ: Mapping[str, str]) -> Tracing:
     """The provider for ``service`` (OTEL_SERVICE_NAME wins), exporting when configured."""
     if sdk_disabled(environ):
         return Tracing(None, exporting=False)
-    name = environ.get("OTEL_SERVICE_NAME") or service
-    resource = Resource.create({SERVICE_NAME: name})
+    # OTEL_RESOURCE_ATTRIBUTES (deployment.environment=..., even service.name=...) is kept;
+    # the service's own name replaces only the SDK's "unknown_service"
+    detected = Resource.create()
+    named = str(detected.attributes.get(SERVICE_NAME, ""))
+    if named.startswith("unknown_service"):
+        named = service
+    resource = detected.merge(Resource({SERVICE_NAME: environ.get("OTEL_SERVICE_NAME") or named}))
     endpoint = export_endpoint(environ)
     if endpoint is None:
         # ids only: a dropped span costs a third of a recorded one (docs/logging-and-tracing.md)

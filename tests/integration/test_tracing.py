@@ -44,7 +44,13 @@ from server import migrations, telemetry
 from server.app import _internal_error
 from server.logs import make_handler
 from server.request_id import RequestIdMiddleware
-from server.telemetry import SERVICE_API, TracingMiddleware, build_provider, export_endpoint
+from server.telemetry import (
+    SERVICE_API,
+    SERVICE_WORKER,
+    TracingMiddleware,
+    build_provider,
+    export_endpoint,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -186,6 +192,19 @@ def test_the_endpoint_comes_from_the_standard_variables(
     environ: dict[str, str], endpoint: str | None
 ) -> None:
     assert export_endpoint(environ) == endpoint
+
+
+def test_the_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    tracing = build_provider(SERVICE_WORKER, {})
+    assert tracing.provider is not None
+    attributes = tracing.provider.resource.attributes
+    assert attributes[SERVICE_NAME] == "workflow-engine-worker"
+    assert attributes["deployment.environment"] == "test"  # the variable's attributes are kept
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "renamed")
+    renamed = build_provider(SERVICE_WORKER, {"OTEL_SERVICE_NAME": "renamed"}).provider
+    assert renamed is not None and renamed.resource.attributes[SERVICE_NAME] == "renamed"
 
 
 def test_sdk_disabled_means_no_provider() -> None:
@@ -414,7 +433,7 @@ async def test_spans_of_the_api_database_redis_worker_and_handler_share_one_trac
     assert any(s.name.startswith(("EVAL", "WATCH", "MULTI", "ZADD", "PSETEX")) for s in children)
     # the worker's first job: a child of the request, in the worker's service
     [first] = [s for s in children if s.name.startswith("job ")]
-    assert first.service == "workflow-engine-worker"
+    assert first.service == SERVICE_WORKER
     assert first.name == "job OrderValidationService"
     assert first.attributes["workflow.instance.id"] == instance_id
     # every handler span is a child of a job span of the worker, whose chain leads to the request
