@@ -32,7 +32,7 @@ export UV_SYSTEM_CERTS ?= true
 EXAMPLES := $(wildcard examples/*.json examples/*.yaml examples/*.yml)
 
 .PHONY: help bootstrap test lint fmt typecheck bench bench-engine bench-service schema-json validate-examples \
-	dashboard dashboard-check bench-dashboard \
+	dashboard dashboard-check bench-dashboard contract contract-accept \
 	migrate-up migrate-down run clean distclean
 
 help: ## Show this help
@@ -59,7 +59,7 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, lint-imports
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint dashboard-check ## Lint, check the dashboard's build, then run the test suite (without tests/performance)
+test: lint contract dashboard-check ## Lint, check the generated clients and the dashboard's build, then run the test suite (without tests/performance)
 	$(BIN)/pytest --ignore=tests/performance
 
 fmt: $(STAMP) ## Format the code and apply ruff's safe fixes
@@ -77,6 +77,43 @@ bench-service: $(STAMP) ## Service benchmark on PostgreSQL: start latency, page 
 
 bench: $(STAMP) ## Production shape (PostgreSQL + Redis, 1 API + 1 worker): orders/s, step latency, timer lateness, fan-out
 	$(BIN)/python tests/performance/bench_distributed.py $(BENCH_ARGS)
+
+# The frontend contract: schema.graphql + operations/ and the two clients generated from them,
+# committed (frontend-contract/typescript/src/gql, frontend-contract/python/src). `contract`
+# regenerates both, type-checks and builds the TypeScript client (the dashboard links it), and
+# fails when anything differs from what is committed, or when the schema breaks clients built on
+# the baseline (schema.baseline.graphql) without declaring it in breaking-changes.json
+# (docs/sdk.md). ariadne-codegen runs in its own environment (uv tool run): it pins
+# graphql-core<3.3, below the server's. Node.js 20+ and npm (the registry) for the TypeScript
+# half: under CI a missing npm fails, elsewhere that half is skipped, loudly.
+CONTRACT   := frontend-contract
+TS_CLIENT  := $(CONTRACT)/typescript
+PY_CLIENT  := $(CONTRACT)/python
+TS_EXAMPLE := examples/clients/typescript
+ARIADNE    := ariadne-codegen==0.19.0
+GENERATED  := $(TS_CLIENT)/src/gql $(PY_CLIENT)/src
+NPM_CI     := npm ci --no-audit --no-fund --loglevel=error
+
+contract: $(STAMP) ## Regenerate the TS and Python clients, type-check; fail on drift or an undeclared breaking change
+	@$(BIN)/python -m schema | diff -u $(CONTRACT)/schema.graphql - || { echo "$(CONTRACT)/schema.graphql \
+		is not the schema: $(BIN)/python -m schema > $(CONTRACT)/schema.graphql" >&2; exit 1; }
+	rm -rf $(PY_CLIENT)/src/workflow_engine_client
+	cd $(PY_CLIENT) && $(abspath $(UV)) tool run --from $(ARIADNE) ariadne-codegen --config pyproject.toml >/dev/null
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$${CI:-}" = "true" ]; then echo "contract: npm is missing" >&2; exit 1; fi; \
+		echo "contract: TypeScript SKIPPED, npm is not installed (nor the breaking-change check)" >&2; \
+	else set -e; \
+		(cd $(TS_CLIENT) && $(NPM_CI) && rm -rf src/gql && npm run --silent generate >/dev/null \
+			&& npm run typecheck && npm run build && npm run --silent breaking); \
+		(cd $(TS_EXAMPLE) && $(NPM_CI) && npm run typecheck); \
+	fi
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" ]; then \
+		git status --short --untracked-files=all -- $(GENERATED) >&2; \
+		echo "contract: the generated clients differ from what is committed: run make contract" \
+			"and commit $(GENERATED)" >&2; exit 1; fi
+
+contract-accept: ## Release the contract: the baseline becomes schema.graphql, declared breaks are emptied
+	cd $(TS_CLIENT) && npm run --silent breaking -- --accept
 
 # The dashboard (frontend-contract/dashboard) is built into server/dashboard/, which is committed:
 # `make run` needs no Node.js. Building needs Node.js 20+ and npm (the npm registry, the lock file).

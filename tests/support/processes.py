@@ -106,10 +106,12 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def api(self, name: str | None = None) -> Process:
+    def api(self, name: str | None = None, *args: str) -> Process:
+        """An API process (``args``: more options of ``serve``, e.g. ``--demo``)."""
         port = free_port()
         name = name or f"api-{len(self.apis) + 1}"
-        process = self._spawn(name, ["serve", "--host", "127.0.0.1", "--port", str(port)], port)
+        serve = ["serve", "--host", "127.0.0.1", "--port", str(port), *args]
+        process = self._spawn(name, serve, port)
         self._wait_http(process)
         return process
 
