@@ -5,7 +5,8 @@ migrates it (embedded SQLite) or checks that it is at head (production), loads t
 modules, starts the in-process runner and puts the pieces on ``app.state``; on shutdown it stops
 the runner and closes the database.
 
-Routes: ``GET /health``, the REST facade of the seed (``server.rest``), and ``/graphql``
+Routes: the health levels (``server.health``: ``/health``, ``/health/live``, ``/health/ready``,
+``/health/details``), the REST facade of the seed (``server.rest``), and ``/graphql``
 (``schema``). The GraphQL view follows the GraphQL-over-HTTP specification: a client that accepts
 ``application/graphql-response+json`` gets that media type, with 400 for a document that does not
 parse or validate; other clients get ``application/json`` and 200, as before
@@ -14,7 +15,6 @@ parse or validate; other clients get ``application/json`` and 200, as before
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -22,20 +22,20 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import text
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import DefinitionInvalid, load_definition_text
 from schema import build_schema
 from schema.context import make_context
-from server import migrations, rest, spa
-from server.arq_queue import ArqQueue
+from server import health, migrations, rest, spa
+from server.arq_queue import ArqQueue, queue_name
 from server.authentication import open_auth
 from server.db import Database
 from server.graphql_view import GraphQLView
@@ -57,12 +57,12 @@ from server.services.feeds import CounterFeed
 from server.services.retention import Retention, RetentionLoop, RetentionPolicy
 from server.services.workflow import Workflow
 from server.settings import Settings
+from server.shutdown import Draining
 from server.telemetry import GraphQLOperationOnSpan, TracingMiddleware, in_span_of
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: larger request bodies get 413
-HEALTH_TIMEOUT_SECONDS = 5.0
 DEMO_MODULE = "server.demo_services"
 
 
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
     redeploying identical content is a no-op, so this is safe on every start.
     """
     settings = settings or Settings()
-    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *rest.routes]
+    routes: list[BaseRoute] = [*health.routes(), *rest.routes]
     # per app: introspection and batching are settings (the module's `schema` keeps both on)
     graphql_schema = build_schema(
         introspection=settings.introspection, max_batch=settings.graphql_max_batch
@@ -118,7 +118,22 @@ def create_app(settings: Settings | None = None, *, deploy: Sequence[Path] = ())
         ],
     )
     app.state.settings = settings
+    # readiness turns 503 and websockets are closed (1001) when the server starts to drain
+    draining = Draining()
+    draining.on_begin(view.close_websockets)
+    app.state.draining = draining
+    app.state.health = health.HealthChecks(
+        lambda: app.state.db,
+        lambda: _redis_of(app.state.runner),
+        draining,
+        queue_name=queue_name(settings.redis_prefix) if settings.redis_url else None,
+        mode="embedded" if settings.embedded else "production",
+    )
     return app
+
+
+def _redis_of(runner: object) -> Redis | None:
+    return runner.pool if isinstance(runner, ArqQueue) else None
 
 
 @asynccontextmanager
@@ -217,24 +232,6 @@ def example_files() -> list[Path]:
         if folder.is_dir():
             return sorted(p for p in folder.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
     return []
-
-
-# --- health -------------------------------------------------------------------------------------
-
-
-async def health(request: Request) -> JSONResponse:
-    db: Database = request.app.state.db
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), db.reading() as session:
-            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]  # raw SQL
-    except Exception as error:
-        log.warning("health check: database unavailable: %s", error)
-        detail = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-        return JSONResponse(
-            {"status": "unavailable", "database": "unavailable", "detail": detail},
-            status_code=503,
-        )
-    return JSONResponse({"status": "ok", "database": "ok"})
 
 
 # --- errors ---------------------------------------------------------------------------------------
