@@ -4,6 +4,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import { FrameBatcher } from "./buffer";
 import { subscribe, type Document } from "./api";
+import { recordArrivals } from "./metrics";
 
 export function useLive<TResult, TVariables>(
   document: Document<TResult, TVariables>,
@@ -19,8 +20,16 @@ export function useLive<TResult, TVariables>(
   completed.current = onComplete;
   useEffect(() => {
     if (!enabled) return undefined;
-    const batcher = new FrameBatcher<TResult>((batch) => handler.current(batch));
-    return subscribe(document, variables, (data) => batcher.add(data), () => completed.current?.());
+    const batcher = new FrameBatcher<{ data: TResult; at: number }>((batch) => {
+      handler.current(batch.map((m) => m.data));
+      recordArrivals(batch.map((m) => m.at));
+    });
+    return subscribe(
+      document,
+      variables,
+      (data) => batcher.add({ data, at: performance.now() }),
+      () => completed.current?.(),
+    );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, enabled]);
 }

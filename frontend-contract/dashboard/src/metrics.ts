@@ -1,9 +1,13 @@
-// What the responsiveness benchmark reads (tests/performance/bench_dashboard.py): for each
-// live change drawn, the time from the server's timestamp to the frame that showed it. Kept
-// bounded; costs one subtraction per change.
+// What the responsiveness benchmark reads (tests/performance/bench_dashboard.py), bounded, at the
+// cost of a subtraction per message:
+// - paintLatencies: for each live change drawn, from the server's timestamp of the change to the
+//   frame that showed it (the whole path: server, websocket, this page);
+// - arrivalLatencies: from a message's arrival in the page to the frame after it was handed to
+//   its view (this page's own share).
 import { Bounded } from "./buffer";
 
 export const paintLatencies = new Bounded<number>(50_000);
+export const arrivalLatencies = new Bounded<number>(50_000);
 
 /** Call after a batch was rendered: its latencies are taken at the next frame (painted). */
 export function recordPainted(serverTimes: string[]): void {
@@ -17,9 +21,17 @@ export function recordPainted(serverTimes: string[]): void {
   });
 }
 
+/** Messages that arrived at ``performance.now()`` times, handed to their view just now. */
+export function recordArrivals(arrived: number[]): void {
+  requestAnimationFrame(() => {
+    const now = performance.now();
+    for (const at of arrived) arrivalLatencies.push(now - at);
+  });
+}
+
 declare global {
   interface Window {
-    __dashboardMetrics?: { paintLatencies: Bounded<number> };
+    __dashboardMetrics?: { paintLatencies: Bounded<number>; arrivalLatencies: Bounded<number> };
   }
 }
-window.__dashboardMetrics = { paintLatencies };
+window.__dashboardMetrics = { paintLatencies, arrivalLatencies };
