@@ -12,6 +12,7 @@ The database is DATABASE_URL's, else the embedded SQLite file (SQLITE_PATH).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -150,6 +151,7 @@ def serve(
     )
     from server.logs import configure_logging
     from server.settings import Settings
+    from server.shutdown import GracefulServer
     from server.telemetry import SERVICE_API, setup_tracing
 
     settings = Settings()
@@ -168,7 +170,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     tracing = setup_tracing(SERVICE_API)
     application = create_app(settings, deploy=example_files() if demo else ())
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=host,
         port=port if port is not None else settings.server_port,
@@ -184,8 +186,16 @@ def serve(
         backlog=8192,
         ssl_certfile=certfile,  # None, None: plain HTTP
         ssl_keyfile=keyfile,
+        # SIGTERM: in-flight requests get this long to finish (docs/health-and-shutdown.md)
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+    # drains before uvicorn's shutdown: readiness 503 at once, websockets closed with 1001
+    server = GracefulServer(config, application.state.draining, settings.shutdown_delay_seconds)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: as uvicorn.run, no traceback
+        server.run()
     tracing.shutdown()  # the spans still buffered are exported
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's STARTUP_FAILURE: it logged why
 
 
 def _tls_files(settings: Settings) -> tuple[str | None, str | None]:
@@ -255,9 +265,10 @@ def worker(
 async def _work(settings: Settings) -> None:
     from arq.worker import Worker
 
-    from workers.settings import close_worker, worker_settings
+    from workers.settings import close_worker, drain_on_signal, worker_settings
 
     arq_worker = Worker(**worker_settings(settings))
+    drain_on_signal(arq_worker)  # SIGTERM: finish or hand back the running jobs
     try:
         await arq_worker.async_run()
     except asyncio.CancelledError:

@@ -10,6 +10,7 @@ configured). Over websockets it checks the Origin before the handshake, authenti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -38,6 +39,7 @@ from server.auth.tokens import AccessClaims
 from server.auth.websocket import CLOSE_CODE as WS_FORBIDDEN
 from server.auth.websocket import ConnectionGuard, bearer_token
 from server.settings import Settings
+from server.shutdown import GOING_AWAY, GOING_AWAY_REASON
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ class GraphQLView(GraphQL[Any, None]):
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.make_context = make_context
         self.encoded = EncodedResults()  # an event's result, shared by its subscribers
+        self.connections: set[_Connection] = set()  # open websockets, closed on shutdown
 
     def encode_json(self, data: object) -> str | bytes:
         """A subscription event's ``data`` is encoded once for all who receive it."""
@@ -200,12 +203,23 @@ class GraphQLView(GraphQL[Any, None]):
         socket = WebSocket(scope, receive=receive, send=send)  # as strawberry's own __call__
         connection = _Connection(socket)
         token = _connection.set(connection)
+        self.connections.add(connection)
         try:
             with metrics.websocket_open():
                 await self.run(socket)
         finally:
+            self.connections.discard(connection)
             _connection.reset(token)
             await connection.stop()
+
+    async def close_websockets(self) -> None:
+        """Close every open websocket with 1001 "going away" (the server is shutting down):
+        clients reconnect, to another process, and resume from their cursor (uvicorn's own
+        shutdown would close them with 1012, "service restart")."""
+        connections = list(self.connections)
+        if connections:
+            log.info("shutting down: closing %d websockets (1001)", len(connections))
+        await asyncio.gather(*(c.going_away() for c in connections), return_exceptions=True)
 
     async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
         """Authenticate ``connection_init``'s token (see ``bearer_token``); refused, strawberry
@@ -315,6 +329,10 @@ class _Connection:
         log.info("websocket closed: %s (%s)", error.code, user)
         if self.socket.application_state != WebSocketState.DISCONNECTED:
             await self.socket.close(code=WS_FORBIDDEN, reason=error.message[:120])
+
+    async def going_away(self) -> None:
+        if self.socket.application_state == WebSocketState.CONNECTED:
+            await self.socket.close(code=GOING_AWAY, reason=GOING_AWAY_REASON)
 
     async def stop(self) -> None:
         if self._guard is not None:

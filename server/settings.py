@@ -137,6 +137,43 @@ class Settings(BaseSettings):
     )
     tls_key_file: Path | None = Field(None, description="PEM private key of TLS_CERT_FILE")
 
+    # --- metrics (server/metrics.py, docs/metrics.md) ------------------------------------------
+    # PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, when it is imported: it is
+    # an environment variable of the process, not a setting (see docs/metrics.md)
+    metrics_sample_interval: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two readings of the gauges sampled from the database "
+        "(workflow_instances_active, ..._incidents_open, ..._outbox_lag_seconds, ...) and the "
+        "connection pool (database_connections), in each API and worker process",
+    )
+
+    # --- health and graceful shutdown (server/health.py, server/shutdown.py, workers/ops_http.py,
+    # docs/health-and-shutdown.md) ---------------------------------------------------------------
+    shutdown_grace_seconds: int = Field(
+        20,
+        ge=0,
+        le=3600,
+        description="On SIGTERM: seconds in-flight HTTP requests (serve) or running jobs "
+        "(worker) get to finish; then they are cancelled (a worker's jobs stay pending and run "
+        "again elsewhere). Keep it below Kubernetes' terminationGracePeriodSeconds",
+    )
+    shutdown_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, serve keeps accepting this long while /health/ready answers "
+        "503, so that load balancers stop sending before it stops listening",
+    )
+    worker_metrics_port: int = Field(
+        9091,
+        ge=0,
+        le=65535,
+        description="Port of a worker's ops HTTP server (/metrics, /health/live, /health/ready); "
+        "0: none",
+    )
+
     # --- history retention (server/services/retention.py, docs/data-care.md) -------------------
     history_retention_days: int | None = Field(
         None,
@@ -150,18 +187,6 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(
         3600.0, ge=1, le=7 * 86_400, description="Seconds between two retention runs"
-    )
-
-    # --- metrics (server/metrics.py, docs/metrics.md) ------------------------------------------
-    # PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, when it is imported: it is
-    # an environment variable of the process, not a setting (see docs/metrics.md)
-    metrics_sample_interval: float = Field(
-        15.0,
-        gt=0,
-        le=3600,
-        description="Seconds between two readings of the gauges sampled from the database "
-        "(workflow_instances_active, ..._incidents_open, ..._outbox_lag_seconds, ...) and the "
-        "connection pool (database_connections), in each API and worker process",
     )
 
     # --- logs and tracing (server/logs.py, server/telemetry.py, docs/logging-and-tracing.md) ---

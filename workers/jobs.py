@@ -88,6 +88,7 @@ class Chain:
         loop_now = asyncio.get_running_loop().time()
         if (
             job.id is None
+            or not self.executor.eager  # the worker is draining: the rest goes to arq
             or job.external
             or job.run_at > now
             or self.deadline - loop_now < job.timeout_seconds + self.executor.margin
@@ -275,6 +276,11 @@ class ResultBatcher:
             self._flushers.add(task)
             task.add_done_callback(self._flushers.discard)
         return await future
+
+    async def idle(self) -> None:
+        """Wait for the transactions in flight (before a worker closes its database)."""
+        while self._flushers:
+            await asyncio.gather(*self._flushers, return_exceptions=True)
 
     async def _flush(self) -> None:
         while self._waiting:

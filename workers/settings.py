@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +27,7 @@ from arq.worker import Function, Worker, func
 
 from server.arq_queue import FIRE_TIMER, FIRE_TIMERS, RUN_JOB, ArqQueue, queue_name
 from server.db import Database
+from server.health import ARQ_HEALTH_KEY, HealthChecks
 from server.http_service import HttpService, handler_registry
 from server.keys import vault_from_settings
 from server.metrics import Sampler
@@ -32,6 +36,7 @@ from server.redis_bus import make_bus
 from server.services import operations_stats
 from server.services.workflow import Workflow
 from server.settings import Settings
+from server.shutdown import Draining
 from workers.jobs import (
     RUNTIME,
     Executor,
@@ -41,6 +46,7 @@ from workers.jobs import (
     run_job,
     sweep_forever,
 )
+from workers.ops_http import OpsServer
 from workers.retention import start_retention
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,7 @@ log = logging.getLogger(__name__)
 SETTINGS: Final = "workflow_settings"  # the key of the Settings in arq's ctx
 HANDLERS: Final = "workflow_handlers"  # handler objects added to the modules' ones
 _OPEN: Final = "workflow_open"  # what on_shutdown closes
+DRAINING: Final = "workflow_draining"  # set on SIGTERM: readiness 503, no more eager runs
 
 
 def worker_settings(settings: Settings, *, handlers: Iterable[object] = ()) -> dict[str, Any]:
@@ -65,18 +72,26 @@ def worker_settings(settings: Settings, *, handlers: Iterable[object] = ()) -> d
         func(fire_timer, name=FIRE_TIMER, timeout=timeout, keep_result=0, max_tries=3),
         func(fire_timers, name=FIRE_TIMERS, timeout=timeout, keep_result=0, max_tries=3),
     ]
+    queue = queue_name(settings.redis_prefix)
     return {
         "functions": functions,
-        "queue_name": queue_name(settings.redis_prefix),
+        "queue_name": queue,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "ctx": {SETTINGS: settings, HANDLERS: list(handlers)},
+        "ctx": {SETTINGS: settings, HANDLERS: list(handlers), DRAINING: Draining()},
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,
         "poll_delay": settings.worker_poll_delay,
         "keep_result": 0,
         "max_tries": 3,
+        # SIGTERM: no new job is taken, running ones get this long, then are cancelled and
+        # re-queued by arq (their rows stay pending): see ``drain_on_signal``
+        "job_completion_wait": settings.shutdown_grace_seconds,
+        # a key per worker (arq's is one per queue), refreshed every 10 s: the API's
+        # /health/details lists the workers seen alive
+        "health_check_key": f"{queue}{ARQ_HEALTH_KEY}:{socket.gethostname()}:{os.getpid()}",
+        "health_check_interval": 10,
     }
 
 
@@ -143,13 +158,25 @@ async def startup(ctx: dict[str, Any]) -> None:
     opened.sweeper = asyncio.create_task(
         sweep_forever(runtime, opened.stop_sweeping), name="worker-sweeper"
     )
-    retention = await start_retention(db, settings)  # HISTORY_RETENTION_DAYS; one worker at a time
-    opened.closers.append(retention.stop)
     # the gauges sampled from the database and the pool (server.metrics), as in the API
     interval = settings.metrics_sample_interval
     sampler = Sampler(partial(operations_stats.read, db), db.engine, interval=interval)
     await sampler.start()
     opened.closers.append(sampler.stop)
+    retention = await start_retention(db, settings)  # HISTORY_RETENTION_DAYS; one worker at a time
+    opened.closers.append(retention.stop)
+    if settings.worker_metrics_port:  # probes and Prometheus: /health/live, /health/ready, /metrics
+        draining: Draining = ctx.setdefault(DRAINING, Draining())
+        checks = HealthChecks(
+            lambda: db,
+            lambda: arq.pool,
+            draining,
+            check_migrations=False,  # the API's readiness says whether the schema is at head
+            queue_name=arq.queue_name,
+        )
+        ops = OpsServer(checks, settings.worker_metrics_port, log_level=settings.log_level)
+        await ops.start()
+        opened.closers.append(ops.stop)  # closed first
     log.info(
         "worker ready: queue %s, handlers %s, eager %s",
         arq.queue_name,
@@ -160,8 +187,44 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     opened: _Opened | None = ctx.pop(_OPEN, None)
+    runtime: Runtime | None = ctx.get(RUNTIME)
+    if runtime is not None:
+        # results of cancelled jobs may still be committing: let them, before the database
+        # closes (a job cancelled before its result committed stays pending: run again)
+        await runtime.executor.batcher.idle()
     if opened is not None:
         await opened.close()
+
+
+def drain_on_signal(worker: Worker) -> None:
+    """SIGTERM or SIGINT: drain, then stop. Replaces arq's handlers (call it from the loop
+    the worker runs in, after building it).
+
+    The first signal makes readiness answer 503, stops eager runs (what a finishing job hands
+    over goes to arq, for another worker), and lets arq stop taking jobs and wait up to
+    SHUTDOWN_GRACE_SECONDS for the running ones; then arq cancels the rest and re-queues them
+    (a cancelled handler committed nothing: its job row stays pending, and runs again on
+    another worker, or is swept). A second signal cancels at once."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, worker, sig)
+
+
+def _on_signal(worker: Worker, sig: signal.Signals) -> None:
+    draining: Draining = worker.ctx.setdefault(DRAINING, Draining())
+    if draining.started:
+        log.warning("%s again: cancelling the running jobs now (arq re-queues them)", sig.name)
+        worker.handle_sig(sig)
+        return
+    draining.started = True  # readiness: 503 from now on
+    runtime: Runtime | None = worker.ctx.get(RUNTIME)
+    if runtime is not None:
+        runtime.executor.eager = False  # running chains take no more jobs: they go to arq
+    settings: Settings = worker.ctx[SETTINGS]
+    if settings.shutdown_grace_seconds > 0:  # arq's job_completion_wait; 0: cancel at once
+        worker.handle_sig_wait_for_completion(sig)
+    else:
+        worker.handle_sig(sig)
 
 
 async def close_worker(worker: Worker) -> None:
