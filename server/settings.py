@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     oidc_username_claim: str = "preferred_username"
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Origins allowed to open websockets (and for CORS), comma-separated; "
-        "empty: only clients that send no Origin (not browsers)",
+        description="Other origins allowed to open websockets (and for CORS), comma-separated; "
+        "a page served by this server (the dashboard at /) and clients that send no Origin "
+        "are always accepted",
     )
     login_max_failures_per_user: int = Field(5, ge=1, le=1000)
     login_max_failures_per_address: int = Field(20, ge=1, le=100_000)

@@ -15,7 +15,7 @@ import { recordPainted } from "../metrics";
 import { href, navigate, type Route } from "../router";
 import { Status, When } from "./bits";
 
-type Row = DashboardInstancesQuery["instances"]["edges"][number]["node"];
+type Row = DashboardInstancesQuery["instances"]["edges"][number]["node"] & { changedAt?: string };
 const PAGE = 25;
 const STATUSES: InstanceStatus[] = ["RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "CANCELLED"];
 
@@ -27,6 +27,8 @@ export function Instances({ route }: { route: Route }) {
   const back = route.query.get("back") ?? ""; // the previous pages' cursors, comma-separated
   const [rows, setRows] = useState<Row[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
+  // instances changed (or new) that this page does not show, counted once each
+  const outside = useRef(new Set<number>());
   const [fresh, setFresh] = useState(0);
   const [keys, setKeys] = useState<string[]>([]);
   const [error, setError] = useState("");
@@ -47,6 +49,7 @@ export function Instances({ route }: { route: Route }) {
         if (!live) return;
         setRows(data.instances.edges.map((e) => e.node));
         setNext(data.instances.pageInfo.hasNextPage ? data.instances.pageInfo.endCursor : null);
+        outside.current.clear();
         setFresh(0);
       })
       .catch((e: Error) => live && setError(e.message));
@@ -66,15 +69,14 @@ export function Instances({ route }: { route: Route }) {
       cursor.current = { feed, after: batch[batch.length - 1].instanceChanges.cursor };
       setRows((current) => {
         if (!current) return current;
-        let unseen = changes.size;
-        const updated = current.map((row) => {
+        const shown = new Set(current.map((row) => row.id));
+        for (const id of changes.keys()) if (!shown.has(id)) outside.current.add(id);
+        setFresh(outside.current.size);
+        return current.map((row) => {
           const change = changes.get(row.id);
           if (!change) return row;
-          unseen -= 1;
-          return { ...row, status: change.status, endedAt: change.endedAt ?? row.endedAt };
+          return { ...row, status: change.status, endedAt: change.endedAt ?? row.endedAt, changedAt: change.updatedAt };
         });
-        if (!after && unseen > 0) setFresh((n) => n + unseen);
-        return updated;
       });
       recordPainted(batch.map((m) => m.instanceChanges.updatedAt));
     },
@@ -111,14 +113,14 @@ export function Instances({ route }: { route: Route }) {
       </form>
       {fresh > 0 && (
         <button class="notice" onClick={() => (after ? go({}) : setReload((n) => n + 1))} data-testid="fresh">
-          {fresh} more changed or new: show
+          {fresh} other instances changed or started: show
         </button>
       )}
       {error && <p class="error">{error}</p>}
       {!rows ? <p class="muted">Loading…</p> : (
         <table class="grid" data-testid="instances">
           <thead>
-            <tr><th>#</th><th>Definition</th><th>Business key</th><th>Status</th><th>At</th><th>Started</th></tr>
+            <tr><th>#</th><th>Definition</th><th>Business key</th><th>Status</th><th>At</th><th>Started</th><th>Last change</th></tr>
           </thead>
           <tbody>
             {rows.map((row) => (
@@ -129,9 +131,10 @@ export function Instances({ route }: { route: Route }) {
                 <td><Status status={row.status} /></td>
                 <td class="steps">{row.currentSteps.join(", ")}</td>
                 <td><When at={row.startedAt} /></td>
+                <td class="muted">{row.changedAt ? <When at={row.changedAt} /> : ""}</td>
               </tr>
             ))}
-            {rows.length === 0 && <tr><td colSpan={6} class="muted">No instances match.</td></tr>}
+            {rows.length === 0 && <tr><td colSpan={7} class="muted">No instances match.</td></tr>}
           </tbody>
         </table>
       )}
