@@ -64,7 +64,11 @@ def multiprocess_dir() -> str | None:
 
 # One registry of our own: the default one is left to whatever else a process imports.
 REGISTRY = CollectorRegistry(auto_describe=True)
-if multiprocess_dir() is None:
+if (_directory := multiprocess_dir()) is not None:
+    # the metrics below write their files there at once: a missing directory would stop the
+    # import with a bare FileNotFoundError
+    os.makedirs(_directory, exist_ok=True)
+else:
     for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         REGISTRY.register(_collector)
 
