@@ -381,18 +381,24 @@ async def test_a_run_stops_between_batches(migrated_db: Database) -> None:
     assert report.instances + rest.instances == len(world.old)
 
 
-async def test_the_loop_runs_and_stops(migrated_db: Database) -> None:
-    from server.services.retention import RetentionLoop
+async def test_a_workers_loop_purges_and_stops(migrated_db: Database) -> None:
+    """What a worker starts beside its sweeper (workers.retention), from its settings."""
+    from workers.retention import start_retention
 
     world = await build_world(migrated_db, old_ended=200)
-    loop = RetentionLoop(Retention(migrated_db, policy()))
-    await loop.start()
-    for _ in range(200):
-        if (await rows_of(migrated_db, world.old))["instances"] == 0:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.wait_for(loop.stop(), 10)
+    settings = Settings(history_retention_days=DAYS, retention_interval_seconds=1)
+    loop = await start_retention(migrated_db, settings)
+    try:
+        for _ in range(200):
+            if (await rows_of(migrated_db, world.old))["instances"] == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.wait_for(loop.stop(), 10)
     assert (await rows_of(migrated_db, world.old))["instances"] == 0
+    assert (await rows_of(migrated_db, world.kept))["instances"] == len(world.kept)
+    idle = await start_retention(migrated_db, Settings())  # no policy: no task at all
+    await idle.stop()
 
 
 # --- PostgreSQL: concurrency and the advisory lock ---------------------------------------------
