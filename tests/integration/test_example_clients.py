@@ -1,4 +1,5 @@
-"""The example clients (examples/clients/) run against a real server, as a user would run them.
+"""The example clients (examples/clients/) run against a real server, as a user would run them;
+and the generated clients' live feeds resume from their cursor when the API under them crashes.
 
 A real ``workflow-engine serve --demo`` (the demo's admin/password123, examples deployed) and a
 worker (``worker --demo``: the demo's service handlers) share a fresh PostgreSQL database and a
@@ -6,18 +7,24 @@ Redis prefix, as production runs. The TypeScript example (with the generated
 ``@workflow-engine/client``, built from frontend-contract/typescript) and the Python example
 (with the generated ``workflow_engine_client``) each log in, start an order over 1000, follow
 its events live, approve the manager task, and wait for the order to complete; the test checks
-their exit status and output, then asks the server itself.
+their exit status and output, then asks the server itself. The resume tests kill the API while
+a feed follows an order waiting for approval, start it again on the same port, approve the
+order, and check that the feed delivered every event exactly once, in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -25,6 +32,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from support.auth import ENV as AUTH_ENV
 from support.processes import Cluster, cluster
+from workflow_engine_client.feeds import instance_events
+from workflow_engine_client.session import Session
 
 from server import migrations
 
@@ -60,7 +69,7 @@ def tsx() -> Path:
     installed (the client linked from frontend-contract/typescript)."""
     if not installed(CLIENT):
         npm(CLIENT, "ci", "--no-audit", "--no-fund")
-    npm(CLIENT, "run", "build")
+    npm(CLIENT, "run", "build")  # dist/: what the example and test/follow.mjs import
     if not installed(TS_EXAMPLE):
         npm(TS_EXAMPLE, "ci", "--no-audit", "--no-fund")
     return TS_EXAMPLE / "node_modules" / ".bin" / "tsx"
@@ -147,3 +156,141 @@ async def test_the_python_example_completes_an_order(demo: Cluster) -> None:
     instance = await server_says(api, completed_instance(stdout))
     assert instance["status"] == "COMPLETED"
     assert instance["tasks"] == [{"stepId": "manager_approval", "status": "completed"}]
+
+
+# --- resuming after a crash of the API ----------------------------------------------------------
+
+ORDER = {"order_id": "ORDER-R", "customer_id": "CUST-456", "total_amount": 1999.99}
+
+
+@asynccontextmanager
+async def admin(api: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        login = await http.post(
+            "/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD}
+        )
+        http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield http
+
+
+async def graphql(http: httpx.AsyncClient, query: str, **variables: object) -> Any:
+    """The ``data`` of a query (JSON, as the server sent it)."""
+    body = (await http.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def order_waiting_for_approval(api: str) -> tuple[int, int]:
+    """An order started and waiting at manager_approval: its id and its last history seq."""
+    async with admin(api) as http:
+        started = await graphql(
+            http,
+            'mutation($v: JSON) { startInstance(key: "order-processing", variables: $v) '
+            "{ ... on InstanceSuccess { instance { id } } } }",
+            v=ORDER,
+        )
+        instance_id = started["startInstance"]["instance"]["id"]
+        query = "query($id: Int!) { instance(id: $id) { currentSteps history { seq } } }"
+        with anyio.fail_after(RUN_SECONDS):
+            while True:
+                found = (await graphql(http, query, id=instance_id))["instance"]
+                if found["currentSteps"] == ["manager_approval"]:
+                    return instance_id, found["history"][-1]["seq"]
+                await anyio.sleep(0.1)
+
+
+async def approve(api: str, instance_id: int) -> None:
+    async with admin(api) as http:
+        detail = await graphql(
+            http, "query($id: Int!) { instance(id: $id) { tasks { id } } }", id=instance_id
+        )
+        [task] = detail["instance"]["tasks"]
+        claim = "mutation($id: Int!) { claimTask(id: $id) { __typename } }"
+        assert (await graphql(http, claim, id=task["id"]))["claimTask"] == {
+            "__typename": "TaskSuccess"
+        }
+        response = await http.put(
+            f"/api/v1/tasks/{task['id']}/complete", json={"variables": {"approved": True}}
+        )
+        assert response.status_code == 200, response.text
+
+
+def every_seq_once_in_order(seqs: list[int]) -> None:
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+
+
+async def test_the_typescript_feed_resumes_after_the_api_crashed(tsx: Path, demo: Cluster) -> None:
+    api = demo.apis[0]
+    instance_id, last_seq = await order_waiting_for_approval(api.url)
+    node = shutil.which("node")
+    assert node is not None
+    follower = await asyncio.create_subprocess_exec(
+        node,
+        str(CLIENT / "test" / "follow.mjs"),
+        f"{api.url}/graphql",
+        DEMO_USER,
+        DEMO_PASSWORD,
+        str(instance_id),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert follower.stdout is not None
+    lines: list[dict[str, object]] = []
+
+    async def read_until(condition: str) -> None:
+        assert follower.stdout is not None
+        while True:
+            raw = await follower.stdout.readline()
+            assert raw, f"the follower ended before {condition}: {lines}"
+            text = raw.decode().strip()
+            lines.append(json.loads(text) if text.startswith("{") else {"output": text})
+            if condition == "replayed" and lines[-1].get("seq") == last_seq:
+                return
+            if condition == "reconnected" and lines[-1].get("status") == "connected":
+                return
+            if condition == "completed" and lines[-1].get("completed"):
+                return
+
+    try:
+        with anyio.fail_after(RUN_SECONDS):
+            await read_until("replayed")  # the history so far, up to the approval step
+            await anyio.to_thread.run_sync(demo.restart, api)  # a crash; the same port again
+            await read_until("reconnected")
+            await approve(api.url, instance_id)
+            await read_until("completed")
+            assert await follower.wait() == 0, lines
+    finally:
+        if follower.returncode is None:
+            follower.kill()
+            await follower.wait()
+    statuses = [line["status"] for line in lines if "status" in line]
+    assert "reconnecting" in statuses, lines
+    events = [line for line in lines if "seq" in line]
+    every_seq_once_in_order([int(str(event["seq"])) for event in events])
+    assert events[-1]["type"] == "instance_completed", lines
+
+
+async def test_the_python_feed_resumes_after_the_api_crashed(demo: Cluster) -> None:
+    api = demo.apis[0]
+    instance_id, last_seq = await order_waiting_for_approval(api.url)
+    session = await Session.login(f"{api.url}/graphql", DEMO_USER, DEMO_PASSWORD)
+    seqs: list[int] = []
+    types: list[str] = []
+    replayed = anyio.Event()
+
+    async def follow() -> None:
+        async for event in instance_events(session, instance_id, retries=100):
+            seqs.append(event.seq)
+            types.append(event.type_)
+            if event.seq == last_seq:
+                replayed.set()
+
+    with anyio.fail_after(RUN_SECONDS):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(follow)
+            await replayed.wait()
+            await anyio.to_thread.run_sync(demo.restart, api)
+            await approve(api.url, instance_id)
+    every_seq_once_in_order(seqs)
+    assert types[-1] == "instance_completed", types
+    assert len(seqs) > last_seq  # events after the crash came through the resumed feed

@@ -41,6 +41,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     port: int | None = None
+    args: tuple[str, ...] = ()  # of workflow-engine, to start it again (Cluster.restart)
 
     @property
     def url(self) -> str:
@@ -94,7 +95,7 @@ class Cluster:
             **AUTH_ENV,  # the servers sign with the tests' secret (support.auth)
             **self.env,
         }
-        with log.open("wb") as out:
+        with log.open("ab") as out:  # a restarted process goes on in its log
             popen = subprocess.Popen(
                 [str(BIN / "workflow-engine"), *args],
                 env=env,
@@ -102,7 +103,7 @@ class Cluster:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C of the test run reaches us, not them
             )
-        process = Process(name, popen, log, port)
+        process = Process(name, popen, log, port, tuple(args))
         self.processes.append(process)
         return process
 
@@ -122,6 +123,15 @@ class Cluster:
         if not process.alive():
             raise RuntimeError(f"{name} exited at once:\n{process.output()}")
         return process
+
+    def restart(self, process: Process) -> Process:
+        """Kill ``process`` (a crash) and start it again: same arguments, same port."""
+        process.kill()
+        self.processes.remove(process)
+        again = self._spawn(process.name, list(process.args), process.port)
+        if again.port is not None:
+            self._wait_http(again)
+        return again
 
     @property
     def apis(self) -> list[Process]:
