@@ -18,8 +18,9 @@ export interface DiagramEdge {
   from: string;
   to: string;
   // "flow": next; "branch": a gateway's condition or default; "boundary": a timer or error
-  // attached to a task (drawn dashed); "fork": a parallel gateway's branch
-  kind: "flow" | "branch" | "boundary" | "fork";
+  // attached to a task (drawn dashed); "fork": a parallel gateway's branch; "join": a branch
+  // back to what follows its gateway once the branches are done
+  kind: "flow" | "branch" | "boundary" | "fork" | "join";
   label?: string;
 }
 
@@ -62,7 +63,13 @@ export function edgesOf(steps: Json[]): DiagramEdge[] {
       }
     }
     for (const to of asList(config.default)) add({ from: id, to, kind: "branch", label: "default" });
-    for (const to of asList(config.parallel_tasks)) add({ from: id, to, kind: "fork" });
+    const branches = asList(config.parallel_tasks);
+    for (const to of branches) add({ from: id, to, kind: "fork" });
+    // the gateway's next runs after its branches: drawn from each branch that has no next
+    const own = new Map(steps.map((s) => [String(s.id), asList(s.next).length > 0]));
+    for (const branch of branches) {
+      if (own.get(branch) === false) for (const to of asList(step.next)) add({ from: branch, to, kind: "join" });
+    }
     const attached = asList(config.attached_to);
     for (const task of attached) add({ from: task, to: id, kind: "boundary" });
     if (attached.length) {

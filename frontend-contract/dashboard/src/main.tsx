@@ -72,7 +72,7 @@ function App() {
             <a key={path} href={href(path)} class={(page ?? "") === path ? "active" : ""}>{label}</a>
           ))}
         </nav>
-        <span class={`conn conn-${status}`} data-testid="connection" title="live updates">{status}</span>
+        <span class={`conn conn-${status}`} data-testid="connection" title="live updates">{status === "closed" ? "idle" : status}</span>
         <span class="who">{currentUser()}</span>
         <button class="secondary" onClick={() => void logOut()}>Log out</button>
       </header>

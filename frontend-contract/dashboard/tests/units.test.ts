@@ -18,6 +18,7 @@ describe("diagram", () => {
     expect(has("manager_approval", "approval_timeout", "boundary")).toBe(true);
     expect(has("approval_timeout", "escalate_to_manager", "flow")).toBe(true);
     expect(has("credit_check", "credit_denied", "boundary")).toBe(true);
+    expect(has("fraud_check", "ship_order", "join")).toBe(true); // after the parallel checks
   });
 
   it("layers steps after what leads to them, without overlaps", () => {
@@ -25,7 +26,7 @@ describe("diagram", () => {
     const at = new Map(d.nodes.map((n) => [n.id, n]));
     expect(at.get("validate_order")!.layer).toBe(0);
     expect(at.get("manager_approval")!.layer).toBeGreaterThan(at.get("payment_check")!.layer);
-    expect(at.get("ship_order")!.layer).toBeGreaterThan(at.get("risk_checks")!.layer);
+    expect(at.get("ship_order")!.layer).toBeGreaterThan(at.get("credit_check")!.layer);
     const places = new Set(d.nodes.map((n) => `${n.x},${n.y}`));
     expect(places.size).toBe(d.nodes.length);
     for (const n of d.nodes) {

@@ -119,6 +119,7 @@ export function Definitions({ route }: { route: Route }) {
                     </td>
                   </tr>
                 ))}
+                {list.length === 0 && <tr><td colSpan={3} class="muted">Nothing deployed yet.</td></tr>}
               </tbody>
             </table>
           )}
