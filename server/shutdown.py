@@ -72,28 +72,33 @@ class EmbeddedServer(uvicorn.Server):
     """A uvicorn server run as a task of an event loop that already handles the signals (the
     arq worker's): it installs no signal handler of its own. ``stop`` ends it."""
 
+    _task: asyncio.Task[None] | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
-    async def start(self) -> asyncio.Task[None]:
-        """Serve in a task; returns once listening, or raises if it could not listen."""
-        task = asyncio.create_task(self._serve_quietly(), name="ops-http")
+    async def start(self) -> None:
+        """Listen and serve in a task; ``OSError`` if the port cannot be bound. (The socket is
+        bound here: uvicorn would log an error and call sys.exit.)"""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.config.host, self.config.port))
+            sock.listen(self.config.backlog)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self._task = asyncio.create_task(self.serve(sockets=[sock]), name="ops-http")
         while not self.started:
-            if task.done():
+            if self._task.done():
+                self._task.result()  # its error
                 raise RuntimeError(f"the HTTP server on port {self.config.port} did not start")
-            await asyncio.sleep(0.02)
-        self._task = task
-        return task
-
-    async def _serve_quietly(self) -> None:
-        # uvicorn calls sys.exit(1) when it cannot bind: that must not end the worker's loop
-        with contextlib.suppress(SystemExit):
-            await self.serve()
+            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        task = getattr(self, "_task", None)
-        if task is None:
-            return
-        self.should_exit = True
-        await task
+        task, self._task = self._task, None
+        if task is not None:
+            self.should_exit = True
+            await task

@@ -57,8 +57,8 @@ class OpsServer:
         the jobs matter more than the probes, and in Kubernetes each pod has its own ports."""
         try:
             await self._server.start()
-        except RuntimeError as error:
-            log.warning("no ops HTTP server (WORKER_METRICS_PORT): %s", error)
+        except OSError as error:
+            log.warning("no ops HTTP server on WORKER_METRICS_PORT %d: %s", self.port, error)
             return
         log.info("ops HTTP on port %d: /health/live, /health/ready, /metrics", self.port)
 

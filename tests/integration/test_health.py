@@ -27,6 +27,8 @@ from server import health, migrations
 from server.app import create_app
 from server.db import Database
 from server.settings import Settings
+from server.shutdown import Draining
+from workers.ops_http import OpsServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 WAIT = 20.0
@@ -290,3 +292,28 @@ async def test_worker_serves_health_and_metrics(
                     assert time.monotonic() < deadline, queue
                     await asyncio.sleep(0.2)
         assert "j_complete=" in queue["workers_alive"][0]["report"]
+
+
+async def test_worker_ops_port_taken_is_not_fatal(
+    migrated_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Several workers on one host: the first serves the port, the others say so and work on."""
+    checks = health.HealthChecks(
+        lambda: migrated_db, lambda: None, Draining(), check_migrations=False
+    )
+    port = free_port()
+    first = OpsServer(checks, port, host="127.0.0.1")
+    await first.start()
+    try:
+        second = OpsServer(checks, port, host="127.0.0.1")
+        await second.start()  # no exception: a warning
+        await second.stop()
+        assert f"no ops HTTP server on WORKER_METRICS_PORT {port}" in caplog.text
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            ready = await client.get("/health/ready")
+            assert ready.json() == {"status": "ok", "checks": {"database": {"status": "ok"}}}
+            checks.draining.started = True  # the worker got SIGTERM
+            assert (await client.get("/health/ready")).status_code == 503
+            assert (await client.get("/health/live")).status_code == 200
+    finally:
+        await first.stop()
