@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +30,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from support.auth import ENV as AUTH_ENV
+from support.node import CLIENT, install, npm, tool
 from support.processes import Cluster, cluster
 from workflow_engine_client.feeds import instance_events
 from workflow_engine_client.session import Session
@@ -38,7 +38,6 @@ from workflow_engine_client.session import Session
 from server import migrations
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENT = ROOT / "frontend-contract" / "typescript"
 TS_EXAMPLE = ROOT / "examples" / "clients" / "typescript"
 PY_EXAMPLE = ROOT / "examples" / "clients" / "python" / "order.py"
 RUN_SECONDS = 120.0
@@ -47,31 +46,13 @@ DEMO_USER, DEMO_PASSWORD = "admin", "password123"
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
-def npm(folder: Path, *args: str) -> None:
-    npm = shutil.which("npm")
-    assert npm is not None, "Node.js and npm are needed (CI has them): the clients are built"
-    done = subprocess.run(
-        [npm, *args], cwd=folder, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert done.returncode == 0, f"npm {' '.join(args)} in {folder}:\n{done.stdout}{done.stderr}"
-
-
-def installed(folder: Path) -> bool:
-    """node_modules matches the lock file (npm writes node_modules/.package-lock.json)."""
-    marker = folder / "node_modules" / ".package-lock.json"
-    lock = folder / "package-lock.json"
-    return marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime
-
-
 @pytest.fixture(scope="module")
 def tsx() -> Path:
     """The TypeScript example, ready to run: the client built (dist/), the example's packages
     installed (the client linked from frontend-contract/typescript)."""
-    if not installed(CLIENT):
-        npm(CLIENT, "ci", "--no-audit", "--no-fund")
+    install(CLIENT)
     npm(CLIENT, "run", "build")  # dist/: what the example and test/follow.mjs import
-    if not installed(TS_EXAMPLE):
-        npm(TS_EXAMPLE, "ci", "--no-audit", "--no-fund")
+    install(TS_EXAMPLE)
     return TS_EXAMPLE / "node_modules" / ".bin" / "tsx"
 
 
@@ -222,10 +203,8 @@ def every_seq_once_in_order(seqs: list[int]) -> None:
 async def test_the_typescript_feed_resumes_after_the_api_crashed(tsx: Path, demo: Cluster) -> None:
     api = demo.apis[0]
     instance_id, last_seq = await order_waiting_for_approval(api.url)
-    node = shutil.which("node")
-    assert node is not None
     follower = await asyncio.create_subprocess_exec(
-        node,
+        tool("node"),
         str(CLIENT / "test" / "follow.mjs"),
         f"{api.url}/graphql",
         DEMO_USER,
