@@ -156,7 +156,9 @@ def _start(log_dir: Path) -> Process:
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ENCRYPTION_KEYS"}
     }
-    env |= {"SQLITE_PATH": str(log_dir / "fuzz.db"), "LOG_LEVEL": "warning"}
+    # text lines: logged_exceptions reads tracebacks as lines of their own (JSON keeps them
+    # inside one line, docs/logging-and-tracing.md)
+    env |= {"SQLITE_PATH": str(log_dir / "fuzz.db"), "LOG_LEVEL": "warning", "LOG_FORMAT": "text"}
     log = log_dir / "server.log"
     command = [str(BIN / "workflow-engine"), "serve", "--demo", "--host", "127.0.0.1"]
     with log.open("wb") as out:
