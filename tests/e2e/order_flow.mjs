@@ -111,6 +111,11 @@ try {
   await page.waitForSelector(`[data-testid=instances] tr[data-instance="${instanceId}"] .status-completed`);
   await screenshot("instances");
 
+  // the counters, live: the order is counted as completed
+  await page.click("header nav a:has-text('Overview')");
+  await page.waitForSelector("[data-testid=counters] tr:has-text('order-processing') td:nth-child(3):has-text('1')");
+  await screenshot("overview-after");
+
   if (problems.length) throw new Error(`the page reported errors:\n${problems.join("\n")}`);
   console.log(`DONE ${instanceId}`);
 } finally {
