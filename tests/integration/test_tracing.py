@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import propagate, trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -43,13 +44,16 @@ from support.processes import Process, cluster
 from server import migrations, telemetry
 from server.app import _internal_error
 from server.logs import make_handler
-from server.request_id import RequestIdMiddleware
+from server.request_id import RequestIdMiddleware, bound_request_id, current_request_id
 from server.telemetry import (
     SERVICE_API,
     SERVICE_WORKER,
     TracingMiddleware,
     build_provider,
+    continued,
     export_endpoint,
+    job_carrier,
+    job_span,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -225,6 +229,32 @@ def test_with_an_endpoint_spans_are_exported(receiver: Receiver) -> None:
         assert (received.service, received.name) == ("renamed", "work")
     finally:
         tracing.shutdown()
+
+
+def test_a_carrier_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the API puts in a job is what the worker continues; a job without a carrier (or
+    with a damaged one: it is data from Redis) runs in a context of its own."""
+    tracing = build_provider(SERVICE_API, {})
+    assert tracing.provider is not None
+    tracer = tracing.provider.get_tracer("tests")
+    monkeypatch.setattr(telemetry, "_tracer", tracer)
+    parent = propagate.extract({"traceparent": TRACEPARENT})
+    with bound_request_id("req-5"), tracer.start_as_current_span("request", context=parent):
+        carrier = job_carrier()
+    assert carrier is not None and carrier["x-request-id"] == "req-5"
+    assert job_carrier() is None  # outside any request and span: nothing to carry
+
+    def seen() -> tuple[str | None, str | None]:
+        context = trace.get_current_span().get_span_context()
+        trace_id = format(context.trace_id, "032x") if context.is_valid else None
+        return current_request_id(), trace_id
+
+    with continued(carrier), job_span("job X"):
+        assert seen() == ("req-5", TRACE_ID)
+    for damaged in (None, {}, "junk", {"traceparent": "00-zz", "x-request-id": "a\nFAKE"}):
+        with continued(damaged):
+            assert seen() == (None, None)
+    assert seen() == (None, None)
 
 
 async def test_an_unhandled_errors_line_keeps_the_requests_ids(
