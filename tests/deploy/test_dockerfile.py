@@ -153,7 +153,8 @@ def test_dockerignore_keeps_secrets_and_caches_out(path: str, ignored: bool) -> 
 
 
 def _uv() -> str:
-    found = shutil.which("uv") or str(REPO / ".bootstrap" / "bin" / "uv")
+    # as the Makefile picks it: UV, else uv on PATH, else the one `make bootstrap` installed
+    found = os.environ.get("UV") or shutil.which("uv") or str(REPO / ".bootstrap" / "bin" / "uv")
     if not Path(found).is_file():
         pytest.fail("no uv: run `make bootstrap` (it installs one into .bootstrap/)")
     return found
