@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -23,7 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel, col, select
 from support.auth import TEST_AUTH
 from support.queues import RecordingQueue
+from typer.testing import CliRunner, Result
 
+from server import cli as command
 from server.app import create_app
 from server.db import Database
 from server.metrics import REGISTRY
@@ -463,36 +462,32 @@ async def test_one_exclusive_run_at_a_time(migrated_db: Database) -> None:
 # --- the operator's command and the embedded app -----------------------------------------------
 
 
-def cli_env(db: Database) -> dict[str, str]:
-    env = {**os.environ, "HISTORY_RETENTION_DAYS": ""}
-    env.pop("HISTORY_RETENTION_DAYS")
+def cli_env(db: Database, days: int | None) -> dict[str, str | None]:
+    """The environment of the command for ``db`` (None: unset)."""
     url = make_url(db.url)
+    env: dict[str, str | None] = {"HISTORY_RETENTION_DAYS": None if days is None else str(days)}
     if url.get_backend_name() == "sqlite":
-        env.pop("DATABASE_URL", None)
-        env["SQLITE_PATH"] = str(url.database)
+        env |= {"DATABASE_URL": None, "SQLITE_PATH": str(url.database)}
     else:
-        env["DATABASE_URL"] = url.render_as_string(hide_password=False)
+        env |= {"DATABASE_URL": url.render_as_string(hide_password=False)}
     return env
 
 
-def cli(db: Database, *args: str, days: int | None = None) -> subprocess.CompletedProcess[str]:
-    env = cli_env(db)
-    if days is not None:
-        env["HISTORY_RETENTION_DAYS"] = str(days)
-    command = [str(Path(sys.executable).parent / "workflow-engine"), "retention", "run", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+def cli(db: Database, *args: str, days: int | None = None) -> Result:
+    """``workflow-engine retention run ARGS`` (in a thread: the command runs its own loop)."""
+    return CliRunner().invoke(command.app, ["retention", "run", *args], env=cli_env(db, days))
 
 
 async def test_the_command_dry_run_then_run(migrated_db: Database) -> None:
     world = await build_world(migrated_db, old_ended=100)
     unset = await asyncio.to_thread(cli, migrated_db)
-    assert unset.returncode == 1 and "HISTORY_RETENTION_DAYS is not set" in unset.stderr
+    assert unset.exit_code == 1 and "HISTORY_RETENTION_DAYS is not set" in unset.stderr
     dry = await asyncio.to_thread(cli, migrated_db, "--dry-run", days=DAYS)
-    assert dry.returncode == 0, dry.stderr
+    assert dry.exit_code == 0, dry.output
     assert f"would purge {len(world.old)} instance(s)" in dry.stdout
     assert (await rows_of(migrated_db, world.old))["instances"] == len(world.old)
     done = await asyncio.to_thread(cli, migrated_db, "--days", str(DAYS))
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.output
     assert (
         f"purged {len(world.old)} instance(s) and {world.old_history} history row(s)" in done.stdout
     )
