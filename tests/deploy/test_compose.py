@@ -126,6 +126,7 @@ def test_application_environment(stack: Any) -> None:
         assert environment["REDIS_URL"].startswith("redis://redis:6379")
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
         assert len(environment["JWT_SECRET"].encode()) >= 32  # HS256's minimum
+        assert "OTEL_SERVICE_NAME" not in environment  # the API and workers name themselves
 
 
 def test_env_problems_finds_a_variable_nobody_reads() -> None:

@@ -252,6 +252,8 @@ def test_configuration_is_what_the_settings_read() -> None:
     assert env_problems([*config, *secret]) == []
     assert set(secret) == {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ENCRYPTION_KEYS"}
     assert not set(config) & set(secret)
+    # one name for both would merge the API's and the workers' spans into one service
+    assert "OTEL_SERVICE_NAME" not in config
     # placeholders, and they say so
     assert all("CHANGE-ME" in value for value in secret.values())
     assert secret["DATABASE_URL"].startswith("postgres://")
