@@ -52,23 +52,31 @@ export function edgesOf(steps: Json[]): DiagramEdge[] {
   const add = (edge: DiagramEdge) => {
     if (ids.has(edge.from) && ids.has(edge.to)) edges.push(edge);
   };
+  const hasNext = new Map(steps.map((s) => [String(s.id), asList(s.next).length > 0]));
   for (const step of steps) {
     const id = String(step.id);
     const config = (step.config ?? {}) as Json;
-    for (const to of asList(step.next)) add({ from: id, to, kind: "flow" });
+    const branches: string[] = [];
     if (Array.isArray(config.conditions)) {
       for (const condition of config.conditions as Json[]) {
         const label = typeof condition.expression === "string" ? condition.expression : undefined;
-        for (const to of asList(condition.next)) add({ from: id, to, kind: "branch", label });
+        for (const to of asList(condition.next)) {
+          add({ from: id, to, kind: "branch", label });
+          branches.push(to);
+        }
       }
     }
     for (const to of asList(config.default)) add({ from: id, to, kind: "branch", label: "default" });
-    const branches = asList(config.parallel_tasks);
-    for (const to of branches) add({ from: id, to, kind: "fork" });
-    // the gateway's next runs after its branches: drawn from each branch that has no next
-    const own = new Map(steps.map((s) => [String(s.id), asList(s.next).length > 0]));
-    for (const branch of branches) {
-      if (own.get(branch) === false) for (const to of asList(step.next)) add({ from: branch, to, kind: "join" });
+    for (const to of asList(config.parallel_tasks)) {
+      add({ from: id, to, kind: "fork" });
+      branches.push(to);
+    }
+    // a splitting gateway's next runs once its branches are done (the join): drawn from each
+    // branch that has no next of its own, not from the gateway
+    const joins = branches.length > 0 && String(step.type).match(/^(parallel|inclusive)_gateway$/) !== null;
+    for (const to of asList(step.next)) {
+      if (!joins) add({ from: id, to, kind: "flow" });
+      else for (const branch of branches) if (hasNext.get(branch) === false) add({ from: branch, to, kind: "join" });
     }
     const attached = asList(config.attached_to);
     for (const task of attached) add({ from: task, to: id, kind: "boundary" });

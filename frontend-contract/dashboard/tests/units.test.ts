@@ -35,6 +35,17 @@ describe("diagram", () => {
     }
   });
 
+  it("joins an inclusive gateway's branches at its next", () => {
+    const loan = JSON.parse(readFileSync(new URL("../../../examples/loan-application.json", import.meta.url), "utf-8"));
+    const edges = edgesOf(loan.steps);
+    expect(edges.some((e) => e.from === "due_diligence" && e.to === "underwriting_decision")).toBe(false);
+    expect(edges.filter((e) => e.to === "underwriting_decision" && e.kind === "join").map((e) => e.from).sort()).toEqual(
+      ["appraise_collateral", "credit_bureau_check", "verify_tax_returns"],
+    );
+    const at = new Map(layout(loan).nodes.map((n) => [n.id, n.layer]));
+    expect(at.get("underwriting_decision")).toBe(at.get("credit_bureau_check")! + 1);
+  });
+
   it("ends on a loop and on nonsense", () => {
     const loop = layout({ steps: [{ id: "a", type: "user_task", next: "b" }, { id: "b", type: "exclusive_gateway", config: { conditions: [{ expression: "${x}", next: "a" }], default: "c" } }, { id: "c", type: "end_event" }] });
     expect(loop.nodes.map((n) => n.layer)).toEqual([0, 1, 2]);
