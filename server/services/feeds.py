@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass, field
@@ -195,9 +196,19 @@ class CounterFeed:
         if not self._tasks:
             self._snapshot = None  # possibly old: the first watcher waits for a fresh one
             self._dirty.set()
+            # a fresh context: the tasks serve every watcher and outlive the first one, whose
+            # request id and trace they would otherwise carry (and attach their spans to)
             self._tasks = [
-                asyncio.create_task(self._refresh_forever(), name="counter-feed-refresh"),
-                asyncio.create_task(self._listen_forever(), name="counter-feed-listen"),
+                asyncio.create_task(
+                    self._refresh_forever(),
+                    name="counter-feed-refresh",
+                    context=contextvars.Context(),
+                ),
+                asyncio.create_task(
+                    self._listen_forever(),
+                    name="counter-feed-listen",
+                    context=contextvars.Context(),
+                ),
             ]
         seen = 0
         try:
