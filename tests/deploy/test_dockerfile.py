@@ -4,6 +4,7 @@ from its cache) into a scratch virtualenv whose `workflow-engine migrate` must t
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import shutil
@@ -29,7 +30,8 @@ IGNORED = dockerignore_patterns((REPO / ".dockerignore").read_text("utf-8"))
 
 
 def _instructions(text: str) -> list[dict[str, Any]]:
-    parser = DockerfileParser(fileobj=None, cache_content=True)
+    # an in-memory file: with none, the parser writes ./Dockerfile wherever pytest runs
+    parser = DockerfileParser(fileobj=io.BytesIO(), cache_content=True)
     parser.content = text
     structure: list[dict[str, Any]] = parser.structure
     return structure
