@@ -24,12 +24,13 @@ const browser = await chromium.launch({
   args: process.env.CHROMIUM_FLAGS.split(" "),
 });
 const problems = [];
+let outage = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 950 } });
   page.setDefaultTimeout(LIVE_MS);
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+    if (message.type() === "error" && !outage) problems.push(`console error: ${message.text()}`);
   });
   const screenshot = async (name) => {
     shot += 1;
@@ -76,11 +77,24 @@ try {
   await page.waitForSelector("[data-step=validate_order][data-current=true]");
   await screenshot("instance-at-validation");
 
-  // the worker starts now: the open page must move by itself to the manager's approval
+  // the test now crashes the API process and starts it again, then starts the worker: the
+  // open page must reconnect by itself, resume its feed from the last seq, and move to the
+  // manager's approval
+  await page.evaluate(() => {
+    const badge = document.querySelector("[data-testid=connection]");
+    window.__states = [badge.textContent];
+    new MutationObserver(() => window.__states.push(badge.textContent)).observe(badge, { childList: true, characterData: true, subtree: true });
+  });
+  const reloads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+  outage = true; // what the browser logs while the server is away is expected
   console.log(`WAITING_FOR_WORKER ${instanceId}`);
   await lines.next();
-  const reloads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
   await page.waitForSelector("[data-step=manager_approval][data-current=true]");
+  await page.waitForSelector("[data-testid=connection]:has-text('connected')");
+  outage = false;
+  const states = await page.evaluate(() => window.__states);
+  if (!states.includes("reconnecting")) throw new Error(`no reconnect seen: ${states.join(" > ")}`);
+  console.log(`CONNECTION ${states.join(" > ")}`);
   await page.waitForSelector("[data-testid=timeline] li:has-text('manager_approval')");
   const stillSamePage = await page.evaluate(() => performance.getEntriesByType("navigation").length);
   if (stillSamePage !== reloads) throw new Error("the page was reloaded: not a live update");

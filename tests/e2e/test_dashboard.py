@@ -3,10 +3,14 @@ serving the built dashboard at ``/``, an arq worker, PostgreSQL and Redis (real 
 
 The browser (tests/e2e/order_flow.mjs) logs in, deploys the order process from its file (after
 an invalid one whose problems show at their paths), starts an order over 1000, and watches the
-instance page: the order waits at its first service task because no worker runs yet; the test
-then starts the worker and the open page must move by itself to the manager's approval. The
-task is claimed and completed in the task list with its form, and the instance page shows the
-order completed. Screenshots go to the test's output folder (``tmp_path/screenshots``).
+instance page: the order waits at its first service task because no worker runs yet. The test
+then crashes the API process and starts it again on its port, and starts the worker: the open
+page must reconnect by itself (its connection badge goes through "reconnecting"), resume its
+feed from the last seq, and move to the manager's approval without a reload. The task is
+claimed and completed in the task list with its form, the instance page shows the order
+completed, and the overview's live counters count it. Any error in the page's console (outside
+the outage) fails the test. Screenshots go to the test's output folder
+(``tmp_path/screenshots``).
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ async def test_order_flow_in_the_browser(processes: Cluster, tmp_path: Path) -> 
         # the scenario's steps are waited for in a thread: this loop has nothing else to run
         waiting = await asyncio.to_thread(expect, lines, "WAITING_FOR_WORKER", seen)
         instance_id = int(waiting.split()[1])
+        api = processes.restart(api)  # a crash: the page reconnects to the new process
         processes.worker("worker")  # now the order can move: the open page must follow
         scenario.stdin.write("go\n")
         scenario.stdin.flush()

@@ -76,6 +76,9 @@ function subscriptions(): Subscriptions {
     },
     retry: { initialDelayMs: 250, maxDelayMs: 5_000 },
     onStatus: (s) => {
+      // between reconnect attempts the socket closes and connects again: the badge keeps
+      // saying "reconnecting" until a connection is made
+      if (status === "reconnecting" && (s === "closed" || s === "connecting")) return;
       status = s;
       statusListeners.forEach((f) => f(s));
     },

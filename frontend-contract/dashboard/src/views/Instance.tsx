@@ -39,6 +39,7 @@ export function Instance({ id }: { id: number }) {
   const load = () =>
     request(InstanceDetailDocument, { id })
       .then((data) => {
+        setError(""); // a read that failed while the server was away is over
         setDetail(data.instance);
         if (data.instance && lastSeq.current === 0) {
           timeline.current.clear();
