@@ -124,9 +124,34 @@ try {
   await page.waitForSelector(`[data-testid=instances] tr[data-instance="${instanceId}"] .status-completed`);
   await screenshot("instances");
 
-  // the counters, live: the order is counted as completed
+  // an order its validation refuses raises an incident: seen on its page and in the incident
+  // list, its variables corrected, retried from the list, and then it completes
+  await page.goto(`${base}/#/definitions`);
+  await page.click("[data-testid=definitions] a:has-text('order-processing')");
+  await page.fill("[data-testid=start] input[name=businessKey]", "E2E-ORDER-2");
+  await page.fill("[data-testid=start] textarea[name=variables]", JSON.stringify({ order_id: "E2E-ORDER-2", total_amount: -5 }));
+  await page.click("[data-testid=start] button[type=submit]");
+  await page.waitForURL(/#\/instances\/\d+$/);
+  const failing = page.url().split("#")[1];
+  await page.waitForSelector(".card:has(h3:has-text('Incidents')) li:has-text('ORDER_INVALID')");
+  await page.click("header nav a:has-text('Incidents')");
+  await page.waitForSelector("[data-testid=incidents] tr:has-text('ORDER_INVALID')");
+  await screenshot("incidents");
+  await page.goto(`${base}/#${failing}`);
+  await page.click("[data-testid=edit-variables]");
+  await page.fill("[data-testid=variables] textarea", JSON.stringify({ total_amount: 500 }));
+  await page.click("[data-testid=variables] button[type=submit]");
+  await page.waitForSelector("[data-testid=variables] pre:has-text('500')");
+  await page.click("header nav a:has-text('Incidents')");
+  await page.click("[data-testid=incidents] tr:has-text('ORDER_INVALID') button");
+  await page.waitForSelector(".notice-line:has-text('retried')");
+  await page.goto(`${base}/#${failing}`);
+  await page.waitForSelector(".title .status-completed");
+  await screenshot("incident-retried-completed");
+
+  // the counters, live: both orders are counted as completed
   await page.click("header nav a:has-text('Overview')");
-  await page.waitForSelector("[data-testid=counters] tr:has-text('order-processing') td:nth-child(3):has-text('1')");
+  await page.waitForSelector("[data-testid=counters] tr:has-text('order-processing') td:nth-child(3):has-text('2')");
   await screenshot("overview-after");
 
   if (problems.length) throw new Error(`the page reported errors:\n${problems.join("\n")}`);

@@ -6,6 +6,7 @@ import {
   InstanceDetailDocument,
   InstanceEventsDocument,
   RetryIncidentDocument,
+  SetVariablesDocument,
   request,
   type InstanceDetailQuery,
 } from "../api";
@@ -13,7 +14,7 @@ import { Bounded } from "../buffer";
 import { useLive } from "../live";
 import { recordPainted } from "../metrics";
 import { href } from "../router";
-import { Card, Json, Status, When, refusal } from "./bits";
+import { Card, Json, Problems, Status, When, refusal, type Problem } from "./bits";
 import { Diagram } from "./Diagram";
 
 type Detail = NonNullable<InstanceDetailQuery["instance"]>;
@@ -26,6 +27,47 @@ interface Entry {
   data: unknown;
 }
 const TIMELINE = 300;
+
+/** The variables, and a form that merges new values into them (setVariables). */
+function Variables({ id, variables, running, saved }: { id: number; variables: unknown; running: boolean; saved: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState("{}");
+  const [refused, setRefused] = useState<{ message: string; problems?: Problem[] } | null>(null);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    let values: unknown;
+    try {
+      values = JSON.parse(text);
+    } catch (error) {
+      setRefused({ message: `Not JSON: ${(error as Error).message}` });
+      return;
+    }
+    const r = (await request(SetVariablesDocument, { id, variables: values })).setVariables;
+    if (r.__typename === "InstanceSuccess") {
+      setEditing(false);
+      setRefused(null);
+      saved();
+    } else setRefused({ message: refusal(r), problems: r.__typename === "ValidationFailed" ? r.problems : undefined });
+  };
+  return (
+    <Card title="Variables" testid="variables">
+      <Json value={variables} />
+      {running && !editing && (
+        <button class="secondary" onClick={() => setEditing(true)} data-testid="edit-variables">Set variables</button>
+      )}
+      {editing && (
+        <form class="start" onSubmit={save}>
+          <textarea rows={3} aria-label="Variables to set (JSON, merged)" value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} />
+          <div class="actions">
+            <button type="submit">Save</button>
+            <button type="button" class="secondary" onClick={() => setEditing(false)}>Cancel</button>
+          </div>
+          {refused && <Problems message={refused.message} problems={refused.problems} />}
+        </form>
+      )}
+    </Card>
+  );
+}
 const REFRESH_MS = 250; // at most four detail reads a second, however fast events come
 
 export function Instance({ id }: { id: number }) {
@@ -124,9 +166,7 @@ export function Instance({ id }: { id: number }) {
         <Diagram definition={detail.definition.definition} current={detail.currentSteps} visited={visited} />
       </div>
       <div class="columns">
-        <Card title="Variables" testid="variables">
-          <Json value={detail.variables} />
-        </Card>
+        <Variables id={detail.id} variables={detail.variables} running={detail.status === "RUNNING"} saved={reload} />
         <div>
           <Card title="Tasks">
             <ul class="plain">
