@@ -9,9 +9,9 @@ page must reconnect by itself (its connection badge goes through "reconnecting")
 feed from the last seq, and move to the manager's approval without a reload. The task is
 claimed and completed in the task list with its form, and the instance page shows the order
 completed. A second order (-5) raises an incident: seen, its variables corrected on its page,
-retried from the incident list, completed. The overview's live counters count both. Any error in the page's console (outside
-the outage) fails the test. Screenshots go to the test's output folder
-(``tmp_path/screenshots``).
+retried from the incident list, completed. The overview's live counters count both. Any error
+in the page's console (outside the outage) fails the test. Screenshots go to the test's output
+folder (``tmp_path/screenshots``).
 """
 
 from __future__ import annotations
