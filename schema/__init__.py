@@ -19,7 +19,15 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema import auth, definitions, external_tasks, instances, subscriptions, tasks
+from schema import (
+    auth,
+    definitions,
+    external_tasks,
+    incidents,
+    instances,
+    subscriptions,
+    tasks,
+)
 from schema.context import OperationLoaders
 from schema.cost import cost_rule
 from schema.errors import Schema, mask_errors
@@ -52,7 +60,14 @@ def build_schema(*, introspection: bool = True, max_batch: int = 0) -> Schema:
     accepts HTTP requests that are a JSON array of up to that many operations (0: refused)."""
     query = merge_types(
         "Query",
-        (auth.Query, definitions.Query, instances.Query, tasks.Query, external_tasks.Query),
+        (
+            auth.Query,
+            definitions.Query,
+            instances.Query,
+            incidents.Query,
+            tasks.Query,
+            external_tasks.Query,
+        ),
     )
     mutation = merge_types(
         "Mutation",

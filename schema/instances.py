@@ -109,7 +109,7 @@ class Incident:
             instance_id=row.instance_id,
         )
 
-    @strawberry.field
+    @fields.field("Its instance (the instances of a page of incidents load in one query).")
     async def instance(self, info: Info) -> ProcessInstance:
         return await load_instance(info, self.instance_id)
 
@@ -118,6 +118,9 @@ class Incident:
 class ProcessInstance:
     id: int
     business_key: str | None
+    definition_key: str = strawberry.field(
+        description="The key of the definition it runs (without reading the definition)."
+    )
     status: InstanceStatus
     started_at: datetime
     started_by: str | None
@@ -134,6 +137,7 @@ class ProcessInstance:
         return cls(
             id=row.id,
             business_key=row.business_key,
+            definition_key=row.definition_key,
             status=InstanceStatus(row.status),
             started_at=row.started_at,
             started_by=row.started_by,

@@ -64,6 +64,7 @@ RULES: Mapping[str, Mapping[str, Rule]] = {
         "definition": Rule(P.DEFINITIONS_READ),
         "instances": Rule(rows=INSTANCE_ROWS),
         "instance": Rule(rows=INSTANCE_ROWS),
+        "incidents": Rule(rows=f"of instances {INSTANCE_ROWS}"),
         "tasks": Rule(P.TASKS_WORK, rows=TASK_ROWS),
         "task": Rule(P.TASKS_WORK, rows=TASK_ROWS),
         "externalTask": Rule(P.EXTERNAL_TASKS_WORK),

@@ -300,7 +300,9 @@ class Incident(SQLModel, table=True):
     __tablename__ = "incidents"
     __table_args__ = (
         UniqueConstraint("instance_id", "key"),
-        Index("ix_incidents_status_created", "status", "created_at"),
+        # the incident list, newest first by (created_at, id): with a status, and without
+        Index("ix_incidents_status_created", "status", "created_at", "id"),
+        Index("ix_incidents_created", "created_at", "id"),
     )
 
     id: int | None = _id()

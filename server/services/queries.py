@@ -23,10 +23,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from engine import Problem
-from server.models import Instance, Job, MessageSubscription, TaskCandidate, Timer, UserTask
+from server.models import (
+    Incident,
+    Instance,
+    Job,
+    MessageSubscription,
+    TaskCandidate,
+    Timer,
+    UserTask,
+)
 from server.services.errors import InvalidInput
 
-Row = TypeVar("Row", UserTask, Instance)
+Row = TypeVar("Row", UserTask, Instance, Incident)
 MAX_PAGE = 200
 
 
@@ -39,6 +47,14 @@ class TaskOrder(Enum):
 class InstanceOrder(Enum):
     STARTED = "started"  # most recently started first
     UPDATED = "updated"  # most recently changed first
+
+
+class IncidentOrder(Enum):
+    # named apart from TaskOrder.CREATED: a task list's cursor is no incident list's
+    CREATED = "incident_created"  # most recently raised first
+
+
+Order = TaskOrder | InstanceOrder | IncidentOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +75,13 @@ class Sort:
     nulls_last: bool = False
 
 
-SORTS: dict[TaskOrder | InstanceOrder, Sort] = {
+SORTS: dict[Order, Sort] = {
     TaskOrder.CREATED: Sort(("created_at", "id"), descending=True),
     TaskOrder.DUE: Sort(("due_at", "id"), descending=False, nulls_last=True),
     TaskOrder.PRIORITY: Sort(("priority", "created_at", "id"), descending=True),
     InstanceOrder.STARTED: Sort(("started_at", "id"), descending=True),
     InstanceOrder.UPDATED: Sort(("updated_at", "id"), descending=True),
+    IncidentOrder.CREATED: Sort(("created_at", "id"), descending=True),
 }
 
 
@@ -75,7 +92,7 @@ class Page(Generic[Row]):
     has_next: bool
 
 
-def encode_cursor(order: TaskOrder | InstanceOrder, row: UserTask | Instance) -> str:
+def encode_cursor(order: Order, row: UserTask | Instance | Incident) -> str:
     """The order's name, then the row's sort key: ``[order, value, ..., id]``."""
     key = [_json_value(getattr(row, name)) for name in SORTS[order].columns]
     raw = json.dumps([order.value, *key]).encode()
@@ -86,9 +103,7 @@ def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def decode_cursor(
-    cursor: str, order: TaskOrder | InstanceOrder, *, argument: str = "after"
-) -> list[Any]:
+def decode_cursor(cursor: str, order: Order, *, argument: str = "after") -> list[Any]:
     """The sort key of a cursor that ``order`` gave out; InvalidInput otherwise."""
     sort = SORTS[order]
     try:
@@ -135,7 +150,7 @@ async def _rows(
     session: AsyncSession,
     query: SelectOfScalar[Row],
     table: type[Row],
-    order: TaskOrder | InstanceOrder,
+    order: Order,
     after: str | None,
     limit: int,
 ) -> list[Row]:
@@ -151,7 +166,7 @@ async def _rows(
 def _ordered(
     query: SelectOfScalar[Row],
     table: type[Row],
-    order: TaskOrder | InstanceOrder,
+    order: Order,
     after: str | None,
 ) -> list[SelectOfScalar[Row]]:
     """The query in ``order`` after the cursor, as index range scans to read one after another:
@@ -184,11 +199,27 @@ def _ordered(
     return [query.where(beyond(columns, key)), query.where(first.is_(None))]
 
 
-def _page(rows: Sequence[Row], first: int, order: TaskOrder | InstanceOrder) -> Page[Row]:
+def _page(rows: Sequence[Row], first: int, order: Order) -> Page[Row]:
     items = list(rows[:first])
     has_next = len(rows) > first
     cursor = encode_cursor(order, items[-1]) if items else None
     return Page(items, cursor, has_next)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: SelectOfScalar[Row],
+    table: type[Row],
+    order: Order,
+    *,
+    first: int,
+    after: str | None,
+) -> Page[Row]:
+    """One page of ``query`` in ``order`` after the cursor: for a list in a module of its own
+    (server.services.incident_queries)."""
+    limit = _limit(first)
+    rows = await _rows(session, query, table, order, after, limit + 1)
+    return _page(rows, limit, order)
 
 
 @dataclass(frozen=True, slots=True)

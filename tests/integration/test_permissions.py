@@ -42,6 +42,7 @@ QUERIES = {
     "definition": "{ definition(id: 1) { id } }",
     "instances": "{ instances { edges { node { id } } } }",
     "instance": f"{{ instance(id: {MISSING}) {{ id }} }}",
+    "incidents": "{ incidents { edges { node { id } } } }",
     "tasks": "{ tasks { edges { node { id } } } }",
     "task": f"{{ task(id: {MISSING}) {{ id }} }}",
     "externalTask": f"{{ externalTask(id: {MISSING}) {{ id }} }}",
