@@ -36,7 +36,7 @@ from schema import permissions
 from schema.context import Context
 from schema.fanout import IdentityCache, shareable
 from schema.instances import InstanceStatus
-from server import metrics
+from server import request_metrics
 from server.auth.roles import Permission, Principal
 from server.bus import GAP, Hub, Payload, SubscriberTooSlow
 from server.bus import Subscription as HubSubscription
@@ -55,9 +55,9 @@ def _subscription(description: str) -> Callable[[F], F]:
 
 
 def _connected(info: Info, feed: str) -> AbstractContextManager[None]:
-    """Counts the subscription as connected while it runs (``server.metrics``)."""
+    """Counts the subscription as connected while it runs (``server.request_metrics``)."""
     name = info.operation.name
-    return metrics.subscription_running(feed, None if name is None else name.value)
+    return request_metrics.subscription_running(feed, None if name is None else name.value)
 
 
 def _error(message: str, code: str) -> GraphQLError:

@@ -41,7 +41,8 @@ from server.db import Database
 from server.graphql_view import GraphQLView
 from server.http_service import close_builtins, handler_registry
 from server.keys import vault_from_settings
-from server.metrics import MetricsMiddleware, Sampler, metrics_endpoint
+from server.metrics import metrics_endpoint
+from server.metrics_sampler import Sampler
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
 from server.request_id import (
@@ -50,6 +51,7 @@ from server.request_id import (
     current_request_id,
     scope_request_id,
 )
+from server.request_metrics import MetricsMiddleware
 from server.runner import InProcessRunner
 from server.services import operations_stats
 from server.services.errors import InvalidInput

@@ -29,7 +29,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema.fanout import EncodedResults
-from server import metrics
+from server import request_metrics
 from server.auth.errors import AuthError
 from server.auth.http import bearer, challenge
 from server.auth.origins import origin_allowed
@@ -205,7 +205,7 @@ class GraphQLView(GraphQL[Any, None]):
         token = _connection.set(connection)
         self.connections.add(connection)
         try:
-            with metrics.websocket_open():
+            with request_metrics.websocket_open():
                 await self.run(socket)
         finally:
             self.connections.discard(connection)
@@ -285,9 +285,9 @@ class GraphQLView(GraphQL[Any, None]):
         try:
             result = await super().execute_single(*args, **kwargs)
         except Exception:  # refused before executing (no operation type, ...): an error
-            metrics.graphql_operation(query, name, ok=False)
+            request_metrics.graphql_operation(query, name, ok=False)
             raise
-        metrics.graphql_operation(query, name, ok=not result.errors)
+        request_metrics.graphql_operation(query, name, ok=not result.errors)
         sub_response: Response = kwargs["sub_response"]
         if sub_response.media_type == GRAPHQL_RESPONSE and is_request_error(result):
             sub_response.status_code = 400

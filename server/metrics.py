@@ -1,5 +1,10 @@
 """Prometheus metrics: the catalogue of docs/metrics.md, declared once, and their exposition.
 
+Where they are measured lives beside it: ``server.request_metrics`` (HTTP requests, GraphQL
+operations, websockets and subscriptions) and ``server.metrics_sampler`` (the gauges read from
+the database and the pool); the services count what a transaction did through
+``Observations``.
+
 Every metric of the contract (/docs/metrics.md) lives here, so dashboards and alerts have one
 place to check names and labels against. Labels are bounded: definition keys and service names
 pass through ``bounded()`` (a per-process cap, beyond which a value becomes "other"); ids
@@ -16,18 +21,15 @@ describe the scraping process, so they are exposed in single-process mode only.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, Protocol
+from datetime import datetime
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,8 +47,6 @@ from prometheus_client import (
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -374,266 +374,6 @@ def handler_timer(service: str) -> Iterator[None]:
 
 def events_published(count: int) -> None:
     EVENTS_PUBLISHED.inc(count)
-
-
-# --- HTTP requests --------------------------------------------------------------------------
-
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_CONVERTOR = re.compile(r"\{(\w+):\w+\}")
-
-
-@lru_cache(maxsize=256)
-def _template(path: str, mount: bool) -> str:
-    template = _CONVERTOR.sub(r"{\1}", path)  # "/tasks/{task_id:int}" -> "/tasks/{task_id}"
-    return f"{template.rstrip('/')}/{{path}}" if mount else template or "/"
-
-
-def route_label(scope: Scope) -> str:
-    """The template of the route the router matched (set in ``scope["route"]``), else "other":
-    a 404 never puts the path it was given into a label."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if not isinstance(path, str):
-        return OTHER
-    return _template(path, isinstance(route, Mount))
-
-
-class MetricsMiddleware:
-    """api_request_duration and http_requests_total for every HTTP request (pure ASGI, so
-    streaming responses pass through; websockets are long-lived and not timed here)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the outer error handler answers if the app raises before a response
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            method = scope.get("method", "GET")
-            labels = (method if method in _METHODS else OTHER, route_label(scope), str(status))
-            API_REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(*labels).inc()
-
-
-# --- GraphQL operations ---------------------------------------------------------------------
-
-#: The operations of the frontend contract (frontend-contract/operations/*.graphql) and their
-#: types: the only names that become labels. tests/unit/test_metrics.py checks the files.
-CONTRACT_OPERATIONS: Mapping[str, str] = {
-    **dict.fromkeys(
-        [
-            "CancelInstance",
-            "ClaimTask",
-            "CompleteExternalTask",
-            "CompleteTask",
-            "DeployDefinition",
-            "ExtendExternalTaskLock",
-            "FailExternalTask",
-            "FetchAndLockExternalTasks",
-            "Login",
-            "Logout",
-            "RefreshToken",
-            "ReportExternalTaskError",
-            "ResumeInstance",
-            "RetryIncident",
-            "SendMessage",
-            "SetVariables",
-            "StartInstance",
-            "SuspendInstance",
-            "UnclaimTask",
-        ],
-        "mutation",
-    ),
-    **dict.fromkeys(
-        [
-            "DashboardInbox",
-            "DashboardInstances",
-            "DefinitionSource",
-            "Definitions",
-            "FailingInstances",
-            "InstanceDetail",
-            "InstancesPage",
-            "Me",
-            "MyTasks",
-            "TaskDetail",
-        ],
-        "query",
-    ),
-    **dict.fromkeys(
-        ["DashboardCounters", "InstanceChanges", "InstanceEvents", "TaskChanges"], "subscription"
-    ),
-}
-_OPERATION_TYPES = ("query", "mutation", "subscription")
-_FIRST_KEYWORD = re.compile(r"(?:\s|,|#[^\n]*)*(query|mutation|subscription)\b")
-_FIRST_NAME = re.compile(r"(?:\s|,|#[^\n]*)*(?:query|mutation|subscription)\s+(\w+)")
-
-
-def operation_label(name: str | None) -> str:
-    return name if name is not None and name in CONTRACT_OPERATIONS else OTHER
-
-
-def operation_type(query: str | None, name: str | None) -> str:
-    """query | mutation | subscription of the operation ``name`` of ``query`` (anonymous: the
-    document's first), without parsing the document again."""
-    if name is not None and name in CONTRACT_OPERATIONS:
-        return CONTRACT_OPERATIONS[name]
-    if not query:
-        return "query"
-    if name:
-        found = re.search(rf"\b(query|mutation|subscription)\s+{re.escape(name)}\b", query)
-    else:
-        found = _FIRST_KEYWORD.match(query)
-    return found.group(1) if found else "query"  # "{ ... }" is a query
-
-
-def graphql_operation(query: str | None, name: str | None, *, ok: bool) -> None:
-    """Counts one executed (or refused) operation; without ``operationName`` in the request,
-    the name is that of the document's first operation."""
-    if name is None and query:
-        found = _FIRST_NAME.match(query)
-        name = found.group(1) if found else None
-    kind = operation_type(query, name)
-    GRAPHQL_OPERATIONS.labels(kind, operation_label(name), "ok" if ok else "error").inc()
-
-
-@contextmanager
-def websocket_open() -> Iterator[None]:
-    WEBSOCKETS_CONNECTED.inc()
-    try:
-        yield
-    finally:
-        WEBSOCKETS_CONNECTED.dec()
-
-
-FEEDS = frozenset({"instanceEvents", "instanceChanges", "taskChanges", "dashboardCounters"})
-
-
-@contextmanager
-def subscription_running(feed: str, operation: str | None) -> Iterator[None]:
-    """Around one subscription: connected while it runs; counted as a GraphQL operation when
-    it ends (ok, or error when it raised)."""
-    gauge = SUBSCRIPTIONS_CONNECTED.labels(feed if feed in FEEDS else OTHER)
-    gauge.inc()
-    outcome = "ok"
-    try:
-        yield
-    except Exception:
-        outcome = "error"
-        raise
-    finally:
-        gauge.dec()
-        GRAPHQL_OPERATIONS.labels("subscription", operation_label(operation), outcome).inc()
-
-
-# --- the sampler: gauges read from the database and the pool --------------------------------
-
-
-class SampledStats(Protocol):
-    """What ``server.services.operations_stats.read`` returns (kept structural: this module is
-    below the services)."""
-
-    @property
-    def definitions(self) -> Sequence[str]: ...
-    @property
-    def instances_active(self) -> Mapping[str, int]: ...
-    @property
-    def incidents_open(self) -> Mapping[str, int]: ...
-    @property
-    def user_tasks_open(self) -> Mapping[str, int]: ...
-    @property
-    def timers_pending(self) -> int: ...
-    @property
-    def outbox_pending(self) -> int: ...
-    @property
-    def outbox_oldest(self) -> datetime | None: ...
-
-
-def pool_connections(engine: Any) -> dict[str, int]:
-    """in_use / idle / max of a SQLAlchemy engine's pool (sync or async engine)."""
-    pool = getattr(engine, "sync_engine", engine).pool
-    in_use = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
-    idle = int(pool.checkedin()) if hasattr(pool, "checkedin") else 0
-    size = int(pool.size()) if hasattr(pool, "size") else in_use + idle
-    overflow = max(int(getattr(pool, "_max_overflow", 0)), 0)  # -1: unbounded
-    return {"in_use": in_use, "idle": idle, "max": size + overflow}
-
-
-def set_sampled(stats: SampledStats, now: datetime) -> None:
-    """Sets the DB-derived gauges; a definition with nothing counted shows 0, not its last
-    value (every process writes every key, so "mostrecent" is right whoever sampled last)."""
-    keys = {definition_label(k) for k in stats.definitions}
-    for gauge, counts in (
-        (INSTANCES_ACTIVE, stats.instances_active),
-        (INCIDENTS_OPEN, stats.incidents_open),
-        (USER_TASKS_OPEN, stats.user_tasks_open),
-    ):
-        values = dict.fromkeys(keys, 0)
-        for key, count in counts.items():
-            label = definition_label(key)
-            values[label] = values.get(label, 0) + count
-        for label, value in values.items():
-            gauge.labels(label).set(value)
-    TIMERS_PENDING.set(stats.timers_pending)
-    OUTBOX_PENDING.set(stats.outbox_pending)
-    oldest = stats.outbox_oldest
-    OUTBOX_LAG.set(0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0))
-
-
-class Sampler:
-    """One task per process: every ``interval`` seconds, reads the DB-derived gauges through
-    ``read`` (one service call: a few grouped counts) and the pool's connections."""
-
-    def __init__(
-        self,
-        read: Callable[[], Awaitable[SampledStats]],
-        engine: Any,
-        *,
-        interval: float = 15.0,
-    ) -> None:
-        self.read = read
-        self.engine = engine
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._failing = False
-
-    async def sample(self) -> None:
-        for state, value in pool_connections(self.engine).items():
-            DATABASE_CONNECTIONS.labels(state).set(value)
-        set_sampled(await self.read(), datetime.now(UTC))
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="metrics-sampler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sample()
-                self._failing = False
-            except Exception as error:
-                # said once per outage: the database's own health check reports the rest
-                if not self._failing:
-                    log.warning("metrics sampler: reading the database failed: %s", error)
-                self._failing = True
-            await asyncio.sleep(self.interval)
 
 
 if multiprocess_dir() is not None:

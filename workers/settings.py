@@ -30,7 +30,7 @@ from server.db import Database
 from server.health import ARQ_HEALTH_KEY, HealthChecks
 from server.http_service import HttpService, handler_registry
 from server.keys import vault_from_settings
-from server.metrics import Sampler
+from server.metrics_sampler import Sampler
 from server.outbox import OutboxRelay
 from server.redis_bus import make_bus
 from server.services import operations_stats

@@ -1,6 +1,6 @@
 """Operations statistics for the metrics sampler: a few grouped counts, read-only.
 
-What ``server.metrics.Sampler`` turns into gauges every ~15 s per process, so it must stay
+What ``server.metrics_sampler.Sampler`` turns into gauges every ~15 s per process, so it must stay
 cheap on a large database: each count filters on an indexed status column
 (``ix_instances_status_started``, ``ix_incidents_status_created``, ``ix_tasks_status_created``,
 ``ix_timers_status_due``), and the per-definition ones join only the open rows to their

@@ -22,8 +22,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from server import metrics
-from server.metrics import REGISTRY, MetricsMiddleware, Observations, render
+from server import metrics, metrics_sampler, request_metrics
+from server.metrics import REGISTRY, Observations, render
+from server.request_metrics import MetricsMiddleware
 from server.services.operations_stats import OperationsStats
 
 ROOT = Path(__file__).parents[2]
@@ -95,8 +96,8 @@ def test_the_contracts_operations_are_the_bounded_operation_names() -> None:
         for kind, name in pattern.findall(path.read_text(encoding="utf-8"))
     }
     assert found, "no operations found in the frontend contract"
-    missing = {n: k for n, k in found.items() if metrics.CONTRACT_OPERATIONS.get(n) != k}
-    assert not missing, f"add to server.metrics.CONTRACT_OPERATIONS: {missing}"
+    missing = {n: k for n, k in found.items() if request_metrics.CONTRACT_OPERATIONS.get(n) != k}
+    assert not missing, f"add to server.request_metrics.CONTRACT_OPERATIONS: {missing}"
 
 
 @pytest.mark.parametrize(
@@ -112,18 +113,18 @@ def test_the_contracts_operations_are_the_bounded_operation_names() -> None:
     ],
 )
 def test_operation_type(query: str | None, name: str | None, expected: str) -> None:
-    assert metrics.operation_type(query, name) == expected
+    assert request_metrics.operation_type(query, name) == expected
 
 
 def test_unknown_operation_names_become_other() -> None:
-    assert metrics.operation_label("MyTasks") == "MyTasks"
-    assert metrics.operation_label("MyTasks2") == "other"
-    assert metrics.operation_label(None) == "other"
+    assert request_metrics.operation_label("MyTasks") == "MyTasks"
+    assert request_metrics.operation_label("MyTasks2") == "other"
+    assert request_metrics.operation_label(None) == "other"
     before = value(
         "graphql_operations_total", operation_type="query", operation="other", outcome="ok"
     )
     for i in range(50):
-        metrics.graphql_operation(f"query Probe{i} {{ a }}", f"Probe{i}", ok=True)
+        request_metrics.graphql_operation(f"query Probe{i} {{ a }}", f"Probe{i}", ok=True)
     after = value(
         "graphql_operations_total", operation_type="query", operation="other", outcome="ok"
     )
@@ -131,7 +132,7 @@ def test_unknown_operation_names_become_other() -> None:
     assert "Probe1" not in render().decode()
     me = {"operation_type": "query", "operation": "Me", "outcome": "error"}
     before = value("graphql_operations_total", **me)
-    metrics.graphql_operation("# no operationName sent\nquery Me { x }", None, ok=False)
+    request_metrics.graphql_operation("# no operationName sent\nquery Me { x }", None, ok=False)
     assert value("graphql_operations_total", **me) == before + 1
 
 
@@ -244,14 +245,14 @@ def test_sampled_gauges_drop_to_zero_and_the_lag_is_the_oldest_rows_age() -> Non
         outbox_pending=2,
         outbox_oldest=now - timedelta(seconds=12),
     )
-    metrics.set_sampled(stats, now)
+    metrics_sampler.set_sampled(stats, now)
     assert value("workflow_instances_active", definition="unit-a") == 3
     assert value("workflow_instances_active", definition="unit-b") == 0
     assert value("workflow_incidents_open", definition="unit-b") == 1
     assert REGISTRY.get_sample_value("workflow_user_tasks_open", {"definition": "unit-a"}) == 0
     assert value("workflow_timers_pending") == 4
     assert value("workflow_outbox_lag_seconds") == pytest.approx(12)
-    metrics.set_sampled(OperationsStats(definitions=["unit-a"]), now)
+    metrics_sampler.set_sampled(OperationsStats(definitions=["unit-a"]), now)
     assert REGISTRY.get_sample_value("workflow_instances_active", {"definition": "unit-a"}) == 0
     assert value("workflow_outbox_lag_seconds") == 0
 
@@ -262,8 +263,8 @@ async def test_pool_connections_of_a_real_engine(tmp_path: Path) -> None:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-            held = metrics.pool_connections(engine)
-        released = metrics.pool_connections(engine)
+            held = metrics_sampler.pool_connections(engine)
+        released = metrics_sampler.pool_connections(engine)
     finally:
         await engine.dispose()
     assert held["in_use"] == 1
@@ -278,9 +279,12 @@ def test_subscriptions_are_connected_while_they_run() -> None:
         value("workflow_subscriptions_connected", **feed),
         value("graphql_operations_total", **errors),
     )
-    with metrics.subscription_running("taskChanges", "TaskChanges"):
+    with request_metrics.subscription_running("taskChanges", "TaskChanges"):
         assert value("workflow_subscriptions_connected", **feed) == before + 1
-    with pytest.raises(ValueError), metrics.subscription_running("taskChanges", "TaskChanges"):
+    with (
+        pytest.raises(ValueError),
+        request_metrics.subscription_running("taskChanges", "TaskChanges"),
+    ):
         raise ValueError("feed failed")
     assert value("workflow_subscriptions_connected", **feed) == before
     assert value("graphql_operations_total", **errors) == errors_before + 1
