@@ -19,9 +19,14 @@ from .deploy_definition import DeployDefinition
 from .enums import InstanceOrder
 from .extend_external_task_lock import ExtendExternalTaskLock
 from .fail_external_task import FailExternalTask
-from .failing_instances import FailingInstances
 from .fetch_and_lock_external_tasks import FetchAndLockExternalTasks
-from .input_types import ExternalTopicInput, InstanceChangeFilter, InstanceFilterInput
+from .incidents_page import IncidentsPage
+from .input_types import (
+    ExternalTopicInput,
+    IncidentFilter,
+    InstanceChangeFilter,
+    InstanceFilterInput,
+)
 from .instance_changes import InstanceChanges
 from .instance_detail import InstanceDetail
 from .instance_events import InstanceEvents
@@ -311,31 +316,35 @@ class Client(AsyncBaseClient):
         query = gql("""
             query DashboardInbox($first: Int! = 50, $after: String, $claimableAfter: String) {
               assigned: tasks(filter: {assignedToMe: true}, first: $first, after: $after) {
-                ...InboxPage
+                ...TaskPage
               }
               claimable: tasks(
                 filter: {claimableByMe: true}
                 first: $first
                 after: $claimableAfter
               ) {
-                ...InboxPage
+                ...TaskPage
               }
             }
 
-            fragment InboxPage on TaskConnection {
+            fragment TaskFields on Task {
+              id
+              name
+              stepId
+              status
+              assignee
+              candidateUsers
+              candidateGroups
+              dueAt
+              priority
+              createdAt
+            }
+
+            fragment TaskPage on TaskConnection {
               edges {
                 cursor
                 node {
-                  id
-                  name
-                  stepId
-                  status
-                  assignee
-                  candidateUsers
-                  candidateGroups
-                  dueAt
-                  priority
-                  createdAt
+                  ...TaskFields
                   instance {
                     id
                     businessKey
@@ -403,23 +412,28 @@ class Client(AsyncBaseClient):
                 edges {
                   cursor
                   node {
-                    id
-                    businessKey
-                    status
-                    currentSteps
-                    startedAt
-                    endedAt
-                    definition {
-                      id
-                      key
-                      version
-                    }
+                    ...InstanceRow
                   }
                 }
                 pageInfo {
                   hasNextPage
                   endCursor
                 }
+              }
+            }
+
+            fragment InstanceRow on ProcessInstance {
+              id
+              businessKey
+              status
+              currentSteps
+              startedAt
+              endedAt
+              definition {
+                id
+                key
+                name
+                version
               }
             }
             """)
@@ -614,32 +628,31 @@ class Client(AsyncBaseClient):
         data = self.get_data(response)
         return FetchAndLockExternalTasks.model_validate(data)
 
-    async def failing_instances(
+    async def incidents_page(
         self,
         first: int,
+        filter_: Union[Optional[IncidentFilter], UnsetType] = UNSET,
         after: Union[Optional[str], UnsetType] = UNSET,
-        waiting_at: Union[Optional[str], UnsetType] = UNSET,
         **kwargs: Any,
-    ) -> FailingInstances:
+    ) -> IncidentsPage:
         query = gql("""
-            query FailingInstances($first: Int! = 20, $after: String, $waitingAt: String) {
-              instances(
-                filter: {status: RUNNING, waitingAt: $waitingAt}
-                first: $first
-                after: $after
-              ) {
+            query IncidentsPage($filter: IncidentFilter, $first: Int! = 25, $after: String) {
+              incidents(filter: $filter, first: $first, after: $after) {
                 edges {
+                  cursor
                   node {
                     id
-                    businessKey
-                    currentSteps
-                    incidents {
+                    stepId
+                    error
+                    message
+                    status
+                    createdAt
+                    resolvedAt
+                    instance {
                       id
-                      stepId
-                      error
-                      message
+                      businessKey
+                      definitionKey
                       status
-                      createdAt
                     }
                   }
                 }
@@ -651,18 +664,15 @@ class Client(AsyncBaseClient):
             }
             """)
         variables: dict[str, object] = {
+            "filter": filter_,
             "first": first,
             "after": after,
-            "waitingAt": waiting_at,
         }
         response = await self.execute(
-            query=query,
-            operation_name="FailingInstances",
-            variables=variables,
-            **kwargs,
+            query=query, operation_name="IncidentsPage", variables=variables, **kwargs
         )
         data = self.get_data(response)
-        return FailingInstances.model_validate(data)
+        return IncidentsPage.model_validate(data)
 
     async def retry_incident(self, id: int, **kwargs: Any) -> RetryIncident:
         query = gql("""
@@ -840,18 +850,7 @@ class Client(AsyncBaseClient):
                 edges {
                   cursor
                   node {
-                    id
-                    businessKey
-                    status
-                    currentSteps
-                    startedAt
-                    endedAt
-                    definition {
-                      id
-                      key
-                      name
-                      version
-                    }
+                    ...InstanceRow
                     tasks {
                       id
                       status
@@ -866,6 +865,21 @@ class Client(AsyncBaseClient):
                   hasNextPage
                   endCursor
                 }
+              }
+            }
+
+            fragment InstanceRow on ProcessInstance {
+              id
+              businessKey
+              status
+              currentSteps
+              startedAt
+              endedAt
+              definition {
+                id
+                key
+                name
+                version
               }
             }
             """)
@@ -901,22 +915,29 @@ class Client(AsyncBaseClient):
               }
             }
 
+            fragment TaskFields on Task {
+              id
+              name
+              stepId
+              status
+              assignee
+              candidateUsers
+              candidateGroups
+              dueAt
+              priority
+              createdAt
+            }
+
             fragment TaskPage on TaskConnection {
               edges {
                 cursor
                 node {
-                  id
-                  name
-                  stepId
-                  status
-                  assignee
-                  candidateGroups
-                  dueAt
-                  priority
+                  ...TaskFields
                   instance {
                     id
                     businessKey
                     definition {
+                      id
                       key
                       name
                     }
@@ -1558,15 +1579,7 @@ class Client(AsyncBaseClient):
         query = gql("""
             query TaskDetail($id: Int!) {
               task(id: $id) {
-                id
-                name
-                stepId
-                status
-                assignee
-                candidateUsers
-                candidateGroups
-                dueAt
-                priority
+                ...TaskFields
                 form {
                   id
                   label
@@ -1581,6 +1594,19 @@ class Client(AsyncBaseClient):
                   variables
                 }
               }
+            }
+
+            fragment TaskFields on Task {
+              id
+              name
+              stepId
+              status
+              assignee
+              candidateUsers
+              candidateGroups
+              dueAt
+              priority
+              createdAt
             }
             """)
         variables: dict[str, object] = {"id": id}

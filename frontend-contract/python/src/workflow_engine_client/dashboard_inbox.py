@@ -2,7 +2,7 @@
 # Source: ../operations
 
 from .base_model import BaseModel
-from .fragments import InboxPage
+from .fragments import TaskPage
 
 
 class DashboardInbox(BaseModel):
@@ -10,6 +10,6 @@ class DashboardInbox(BaseModel):
     claimable: "DashboardInboxClaimable"
 
 
-DashboardInboxAssigned = InboxPage
-DashboardInboxClaimable = InboxPage
+DashboardInboxAssigned = TaskPage
+DashboardInboxClaimable = TaskPage
 DashboardInbox.model_rebuild()

@@ -4,6 +4,11 @@
 from enum import Enum
 
 
+class IncidentStatus(str, Enum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
 class InstanceOrder(str, Enum):
     STARTED = "STARTED"
     UPDATED = "UPDATED"

@@ -7,6 +7,7 @@ from typing import Optional
 from pydantic import Field
 
 from .base_model import BaseModel
+from .enums import InstanceStatus
 
 
 class AuthFailedFields(BaseModel):
@@ -36,17 +37,29 @@ class ExternalTaskFields(BaseModel):
     locked_until: Optional[datetime] = Field(alias="lockedUntil")
 
 
-class InboxPage(BaseModel):
-    edges: list["InboxPageEdges"]
-    page_info: "InboxPagePageInfo" = Field(alias="pageInfo")
+class InstanceRow(BaseModel):
+    id: int
+    business_key: Optional[str] = Field(alias="businessKey")
+    status: InstanceStatus
+    current_steps: list[str] = Field(alias="currentSteps")
+    started_at: datetime = Field(alias="startedAt")
+    ended_at: Optional[datetime] = Field(alias="endedAt")
+    definition: "InstanceRowDefinition"
 
 
-class InboxPageEdges(BaseModel):
-    cursor: str
-    node: "InboxPageEdgesNode"
+class InstanceRowDefinition(BaseModel):
+    id: int
+    key: str
+    name: str
+    version: str
 
 
-class InboxPageEdgesNode(BaseModel):
+class NotFoundFields(BaseModel):
+    message: str
+    kind: str
+
+
+class TaskFields(BaseModel):
     id: int
     name: str
     step_id: str = Field(alias="stepId")
@@ -57,29 +70,6 @@ class InboxPageEdgesNode(BaseModel):
     due_at: Optional[datetime] = Field(alias="dueAt")
     priority: int
     created_at: datetime = Field(alias="createdAt")
-    instance: "InboxPageEdgesNodeInstance"
-
-
-class InboxPageEdgesNodeInstance(BaseModel):
-    id: int
-    business_key: Optional[str] = Field(alias="businessKey")
-    definition: "InboxPageEdgesNodeInstanceDefinition"
-
-
-class InboxPageEdgesNodeInstanceDefinition(BaseModel):
-    id: int
-    key: str
-    name: str
-
-
-class InboxPagePageInfo(BaseModel):
-    has_next_page: bool = Field(alias="hasNextPage")
-    end_cursor: Optional[str] = Field(alias="endCursor")
-
-
-class NotFoundFields(BaseModel):
-    message: str
-    kind: str
 
 
 class TaskPage(BaseModel):
@@ -92,15 +82,7 @@ class TaskPageEdges(BaseModel):
     node: "TaskPageEdgesNode"
 
 
-class TaskPageEdgesNode(BaseModel):
-    id: int
-    name: str
-    step_id: str = Field(alias="stepId")
-    status: str
-    assignee: Optional[str]
-    candidate_groups: list[str] = Field(alias="candidateGroups")
-    due_at: Optional[datetime] = Field(alias="dueAt")
-    priority: int
+class TaskPageEdgesNode(TaskFields):
     instance: "TaskPageEdgesNodeInstance"
 
 
@@ -111,6 +93,7 @@ class TaskPageEdgesNodeInstance(BaseModel):
 
 
 class TaskPageEdgesNodeInstanceDefinition(BaseModel):
+    id: int
     key: str
     name: str
 
@@ -135,7 +118,8 @@ class ValidationFailedFieldsProblems(BaseModel):
 AuthFailedFields.model_rebuild()
 ConflictFields.model_rebuild()
 ExternalTaskFields.model_rebuild()
-InboxPage.model_rebuild()
+InstanceRow.model_rebuild()
 NotFoundFields.model_rebuild()
+TaskFields.model_rebuild()
 TaskPage.model_rebuild()
 ValidationFailedFields.model_rebuild()

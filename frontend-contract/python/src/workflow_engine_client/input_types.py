@@ -7,7 +7,7 @@ from typing import Any, Optional
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import InstanceStatus
+from .enums import IncidentStatus, InstanceStatus
 
 
 class ExternalTopicInput(BaseModel):
@@ -16,6 +16,19 @@ class ExternalTopicInput(BaseModel):
     topic_name: str = Field(alias="topicName")
     lock_duration_ms: int = Field(alias="lockDurationMs")
     "Milliseconds, up to a day; a longer job extends its lock."
+
+
+class IncidentFilter(BaseModel):
+    """Which incidents: each condition given must hold."""
+
+    status: Optional[IncidentStatus] = None
+    "OPEN or RESOLVED; null: both."
+    definition_key: Optional[str] = Field(alias="definitionKey", default=None)
+    "The key of the definition the incident's instance runs."
+    step_id: Optional[str] = Field(alias="stepId", default=None)
+    "The step that failed."
+    error: Optional[str] = None
+    "The incident's error, a stable code: job_failed (a handler failed), unhandled_error (a business error no boundary catches: its message names the code), expression_failed, child_failed..."
 
 
 class InstanceChangeFilter(BaseModel):

@@ -11,6 +11,23 @@ export type ExternalTopicInput = {
   topicName: string;
 };
 
+/** Which incidents: each condition given must hold. */
+export type IncidentFilter = {
+  /** The key of the definition the incident's instance runs. */
+  definitionKey?: string | null | undefined;
+  /** The incident's error, a stable code: job_failed (a handler failed), unhandled_error (a business error no boundary catches: its message names the code), expression_failed, child_failed... */
+  error?: string | null | undefined;
+  /** OPEN or RESOLVED; null: both. */
+  status?: IncidentStatus | null | undefined;
+  /** The step that failed. */
+  stepId?: string | null | undefined;
+};
+
+/** An incident's status: OPEN (waits for a retry) or RESOLVED. */
+export type IncidentStatus =
+  | 'OPEN'
+  | 'RESOLVED';
+
 /** Which instances instanceChanges reports (all when empty). */
 export type InstanceChangeFilter = {
   definitionKey?: string | null | undefined;
@@ -148,8 +165,6 @@ export type DashboardInboxQueryVariables = Exact<{
 
 export type DashboardInboxQuery = { assigned: { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, instance: { id: number, businessKey: string | null, definition: { id: number, key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, claimable: { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, instance: { id: number, businessKey: string | null, definition: { id: number, key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
-export type InboxPageFragment = { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, instance: { id: number, businessKey: string | null, definition: { id: number, key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } };
-
 export type DefinitionSourceQueryVariables = Exact<{
   id: number;
 }>;
@@ -165,7 +180,7 @@ export type DashboardInstancesQueryVariables = Exact<{
 }>;
 
 
-export type DashboardInstancesQuery = { instances: { edges: Array<{ cursor: string, node: { id: number, businessKey: string | null, status: InstanceStatus, currentSteps: Array<string>, startedAt: string, endedAt: string | null, definition: { id: number, key: string, version: string } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type DashboardInstancesQuery = { instances: { edges: Array<{ cursor: string, node: { id: number, businessKey: string | null, status: InstanceStatus, currentSteps: Array<string>, startedAt: string, endedAt: string | null, definition: { id: number, key: string, name: string, version: string } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DashboardCountersSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -206,14 +221,14 @@ export type FetchAndLockExternalTasksMutation = { fetchAndLockExternalTasks:
 
 export type ExternalTaskFieldsFragment = { id: number, topicName: string, method: string | null, stepId: string, instanceId: number, businessKey: string | null, definitionKey: string, attempt: number, maxAttempts: number, idempotencyKey: string, status: string, workerId: string | null, lockedUntil: string | null };
 
-export type FailingInstancesQueryVariables = Exact<{
+export type IncidentsPageQueryVariables = Exact<{
+  filter?: IncidentFilter | null | undefined;
   first?: number;
   after?: string | null | undefined;
-  waitingAt?: string | null | undefined;
 }>;
 
 
-export type FailingInstancesQuery = { instances: { edges: Array<{ node: { id: number, businessKey: string | null, currentSteps: Array<string>, incidents: Array<{ id: number, stepId: string, error: string, message: string, status: string, createdAt: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type IncidentsPageQuery = { incidents: { edges: Array<{ cursor: string, node: { id: number, stepId: string, error: string, message: string, status: string, createdAt: string, resolvedAt: string | null, instance: { id: number, businessKey: string | null, definitionKey: string, status: InstanceStatus } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type RetryIncidentMutationVariables = Exact<{
   id: number;
@@ -257,7 +272,7 @@ export type InstancesPageQueryVariables = Exact<{
 }>;
 
 
-export type InstancesPageQuery = { instances: { edges: Array<{ cursor: string, node: { id: number, businessKey: string | null, status: InstanceStatus, currentSteps: Array<string>, startedAt: string, endedAt: string | null, definition: { id: number, key: string, name: string, version: string }, tasks: Array<{ id: number, status: string }>, incidents: Array<{ id: number, status: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type InstancesPageQuery = { instances: { edges: Array<{ cursor: string, node: { id: number, businessKey: string | null, status: InstanceStatus, currentSteps: Array<string>, startedAt: string, endedAt: string | null, tasks: Array<{ id: number, status: string }>, incidents: Array<{ id: number, status: string }>, definition: { id: number, key: string, name: string, version: string } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type MyTasksQueryVariables = Exact<{
   first?: number;
@@ -266,9 +281,7 @@ export type MyTasksQueryVariables = Exact<{
 }>;
 
 
-export type MyTasksQuery = { assigned: { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateGroups: Array<string>, dueAt: string | null, priority: number, instance: { id: number, businessKey: string | null, definition: { key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, claimable: { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateGroups: Array<string>, dueAt: string | null, priority: number, instance: { id: number, businessKey: string | null, definition: { key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
-
-export type TaskPageFragment = { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateGroups: Array<string>, dueAt: string | null, priority: number, instance: { id: number, businessKey: string | null, definition: { key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } };
+export type MyTasksQuery = { assigned: { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, instance: { id: number, businessKey: string | null, definition: { id: number, key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, claimable: { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, instance: { id: number, businessKey: string | null, definition: { id: number, key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type CompleteExternalTaskMutationVariables = Exact<{
   id: number;
@@ -448,7 +461,7 @@ export type TaskDetailQueryVariables = Exact<{
 }>;
 
 
-export type TaskDetailQuery = { task: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, form: Array<{ id: string, label: string, type: string, required: boolean, values: Array<string>, description: string }>, instance: { id: number, businessKey: string | null, variables: unknown } } | null };
+export type TaskDetailQuery = { task: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, form: Array<{ id: string, label: string, type: string, required: boolean, values: Array<string>, description: string }>, instance: { id: number, businessKey: string | null, variables: unknown } } | null };
 
 export type ValidationFailedFieldsFragment = { message: string, code: string, problems: Array<{ path: string, code: string, message: string }> };
 
@@ -457,6 +470,12 @@ export type NotFoundFieldsFragment = { message: string, kind: string };
 export type ConflictFieldsFragment = { message: string, code: string };
 
 export type AuthFailedFieldsFragment = { message: string, code: string, retryAfter: number | null };
+
+export type InstanceRowFragment = { id: number, businessKey: string | null, status: InstanceStatus, currentSteps: Array<string>, startedAt: string, endedAt: string | null, definition: { id: number, key: string, name: string, version: string } };
+
+export type TaskFieldsFragment = { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string };
+
+export type TaskPageFragment = { edges: Array<{ cursor: string, node: { id: number, name: string, stepId: string, status: string, assignee: string | null, candidateUsers: Array<string>, candidateGroups: Array<string>, dueAt: string | null, priority: number, createdAt: string, instance: { id: number, businessKey: string | null, definition: { id: number, key: string, name: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -553,38 +572,6 @@ fragment ConflictFields on ConflictError {
   message
   code
 }`, {"fragmentName":"TaskResultFields"}) as unknown as TypedDocumentString<TaskResultFieldsFragment, unknown>;
-export const InboxPageFragmentDoc = new TypedDocumentString(`
-    fragment InboxPage on TaskConnection {
-  edges {
-    cursor
-    node {
-      id
-      name
-      stepId
-      status
-      assignee
-      candidateUsers
-      candidateGroups
-      dueAt
-      priority
-      createdAt
-      instance {
-        id
-        businessKey
-        definition {
-          id
-          key
-          name
-        }
-      }
-    }
-  }
-  pageInfo {
-    hasNextPage
-    endCursor
-  }
-}
-    `, {"fragmentName":"InboxPage"}) as unknown as TypedDocumentString<InboxPageFragment, unknown>;
 export const ExternalTaskFieldsFragmentDoc = new TypedDocumentString(`
     fragment ExternalTaskFields on ExternalTask {
   id
@@ -602,35 +589,6 @@ export const ExternalTaskFieldsFragmentDoc = new TypedDocumentString(`
   lockedUntil
 }
     `, {"fragmentName":"ExternalTaskFields"}) as unknown as TypedDocumentString<ExternalTaskFieldsFragment, unknown>;
-export const TaskPageFragmentDoc = new TypedDocumentString(`
-    fragment TaskPage on TaskConnection {
-  edges {
-    cursor
-    node {
-      id
-      name
-      stepId
-      status
-      assignee
-      candidateGroups
-      dueAt
-      priority
-      instance {
-        id
-        businessKey
-        definition {
-          key
-          name
-        }
-      }
-    }
-  }
-  pageInfo {
-    hasNextPage
-    endCursor
-  }
-}
-    `, {"fragmentName":"TaskPage"}) as unknown as TypedDocumentString<TaskPageFragment, unknown>;
 export const ExternalTaskResultFieldsFragmentDoc = new TypedDocumentString(`
     fragment ExternalTaskResultFields on ExternalTaskResult {
   __typename
@@ -695,6 +653,70 @@ fragment ConflictFields on ConflictError {
   message
   code
 }`, {"fragmentName":"InstanceResultFields"}) as unknown as TypedDocumentString<InstanceResultFieldsFragment, unknown>;
+export const InstanceRowFragmentDoc = new TypedDocumentString(`
+    fragment InstanceRow on ProcessInstance {
+  id
+  businessKey
+  status
+  currentSteps
+  startedAt
+  endedAt
+  definition {
+    id
+    key
+    name
+    version
+  }
+}
+    `, {"fragmentName":"InstanceRow"}) as unknown as TypedDocumentString<InstanceRowFragment, unknown>;
+export const TaskFieldsFragmentDoc = new TypedDocumentString(`
+    fragment TaskFields on Task {
+  id
+  name
+  stepId
+  status
+  assignee
+  candidateUsers
+  candidateGroups
+  dueAt
+  priority
+  createdAt
+}
+    `, {"fragmentName":"TaskFields"}) as unknown as TypedDocumentString<TaskFieldsFragment, unknown>;
+export const TaskPageFragmentDoc = new TypedDocumentString(`
+    fragment TaskPage on TaskConnection {
+  edges {
+    cursor
+    node {
+      ...TaskFields
+      instance {
+        id
+        businessKey
+        definition {
+          id
+          key
+          name
+        }
+      }
+    }
+  }
+  pageInfo {
+    hasNextPage
+    endCursor
+  }
+}
+    fragment TaskFields on Task {
+  id
+  name
+  stepId
+  status
+  assignee
+  candidateUsers
+  candidateGroups
+  dueAt
+  priority
+  createdAt
+}`, {"fragmentName":"TaskPage"}) as unknown as TypedDocumentString<TaskPageFragment, unknown>;
 export const LoginDocument = new TypedDocumentString(`
     mutation Login($username: String!, $password: String!) {
   login(username: $username, password: $password) {
@@ -871,30 +893,33 @@ fragment ConflictFields on ConflictError {
 export const DashboardInboxDocument = new TypedDocumentString(`
     query DashboardInbox($first: Int! = 50, $after: String, $claimableAfter: String) {
   assigned: tasks(filter: {assignedToMe: true}, first: $first, after: $after) {
-    ...InboxPage
+    ...TaskPage
   }
   claimable: tasks(
     filter: {claimableByMe: true}
     first: $first
     after: $claimableAfter
   ) {
-    ...InboxPage
+    ...TaskPage
   }
 }
-    fragment InboxPage on TaskConnection {
+    fragment TaskFields on Task {
+  id
+  name
+  stepId
+  status
+  assignee
+  candidateUsers
+  candidateGroups
+  dueAt
+  priority
+  createdAt
+}
+fragment TaskPage on TaskConnection {
   edges {
     cursor
     node {
-      id
-      name
-      stepId
-      status
-      assignee
-      candidateUsers
-      candidateGroups
-      dueAt
-      priority
-      createdAt
+      ...TaskFields
       instance {
         id
         businessKey
@@ -931,17 +956,7 @@ export const DashboardInstancesDocument = new TypedDocumentString(`
     edges {
       cursor
       node {
-        id
-        businessKey
-        status
-        currentSteps
-        startedAt
-        endedAt
-        definition {
-          id
-          key
-          version
-        }
+        ...InstanceRow
       }
     }
     pageInfo {
@@ -950,7 +965,20 @@ export const DashboardInstancesDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<DashboardInstancesQuery, DashboardInstancesQueryVariables>;
+    fragment InstanceRow on ProcessInstance {
+  id
+  businessKey
+  status
+  currentSteps
+  startedAt
+  endedAt
+  definition {
+    id
+    key
+    name
+    version
+  }
+}`) as unknown as TypedDocumentString<DashboardInstancesQuery, DashboardInstancesQueryVariables>;
 export const DashboardCountersDocument = new TypedDocumentString(`
     subscription DashboardCounters {
   dashboardCounters {
@@ -1061,25 +1089,24 @@ fragment ValidationFailedFields on ValidationFailed {
     message
   }
 }`) as unknown as TypedDocumentString<FetchAndLockExternalTasksMutation, FetchAndLockExternalTasksMutationVariables>;
-export const FailingInstancesDocument = new TypedDocumentString(`
-    query FailingInstances($first: Int! = 20, $after: String, $waitingAt: String) {
-  instances(
-    filter: {status: RUNNING, waitingAt: $waitingAt}
-    first: $first
-    after: $after
-  ) {
+export const IncidentsPageDocument = new TypedDocumentString(`
+    query IncidentsPage($filter: IncidentFilter, $first: Int! = 25, $after: String) {
+  incidents(filter: $filter, first: $first, after: $after) {
     edges {
+      cursor
       node {
         id
-        businessKey
-        currentSteps
-        incidents {
+        stepId
+        error
+        message
+        status
+        createdAt
+        resolvedAt
+        instance {
           id
-          stepId
-          error
-          message
+          businessKey
+          definitionKey
           status
-          createdAt
         }
       }
     }
@@ -1089,7 +1116,7 @@ export const FailingInstancesDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<FailingInstancesQuery, FailingInstancesQueryVariables>;
+    `) as unknown as TypedDocumentString<IncidentsPageQuery, IncidentsPageQueryVariables>;
 export const RetryIncidentDocument = new TypedDocumentString(`
     mutation RetryIncident($id: Int!) {
   retryIncident(id: $id) {
@@ -1215,18 +1242,7 @@ export const InstancesPageDocument = new TypedDocumentString(`
     edges {
       cursor
       node {
-        id
-        businessKey
-        status
-        currentSteps
-        startedAt
-        endedAt
-        definition {
-          id
-          key
-          name
-          version
-        }
+        ...InstanceRow
         tasks {
           id
           status
@@ -1243,7 +1259,20 @@ export const InstancesPageDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<InstancesPageQuery, InstancesPageQueryVariables>;
+    fragment InstanceRow on ProcessInstance {
+  id
+  businessKey
+  status
+  currentSteps
+  startedAt
+  endedAt
+  definition {
+    id
+    key
+    name
+    version
+  }
+}`) as unknown as TypedDocumentString<InstancesPageQuery, InstancesPageQueryVariables>;
 export const MyTasksDocument = new TypedDocumentString(`
     query MyTasks($first: Int! = 20, $after: String, $claimableAfter: String) {
   assigned: tasks(filter: {assignedToMe: true}, first: $first, after: $after) {
@@ -1257,22 +1286,28 @@ export const MyTasksDocument = new TypedDocumentString(`
     ...TaskPage
   }
 }
-    fragment TaskPage on TaskConnection {
+    fragment TaskFields on Task {
+  id
+  name
+  stepId
+  status
+  assignee
+  candidateUsers
+  candidateGroups
+  dueAt
+  priority
+  createdAt
+}
+fragment TaskPage on TaskConnection {
   edges {
     cursor
     node {
-      id
-      name
-      stepId
-      status
-      assignee
-      candidateGroups
-      dueAt
-      priority
+      ...TaskFields
       instance {
         id
         businessKey
         definition {
+          id
           key
           name
         }
@@ -1695,15 +1730,7 @@ export const TaskChangesDocument = new TypedDocumentString(`
 export const TaskDetailDocument = new TypedDocumentString(`
     query TaskDetail($id: Int!) {
   task(id: $id) {
-    id
-    name
-    stepId
-    status
-    assignee
-    candidateUsers
-    candidateGroups
-    dueAt
-    priority
+    ...TaskFields
     form {
       id
       label
@@ -1719,4 +1746,15 @@ export const TaskDetailDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<TaskDetailQuery, TaskDetailQueryVariables>;
+    fragment TaskFields on Task {
+  id
+  name
+  stepId
+  status
+  assignee
+  candidateUsers
+  candidateGroups
+  dueAt
+  priority
+  createdAt
+}`) as unknown as TypedDocumentString<TaskDetailQuery, TaskDetailQueryVariables>;
