@@ -108,7 +108,7 @@ CONTRACT_OPERATIONS: Mapping[str, str] = {
             "DashboardInstances",
             "DefinitionSource",
             "Definitions",
-            "FailingInstances",
+            "IncidentsPage",
             "InstanceDetail",
             "InstancesPage",
             "Me",
