@@ -60,7 +60,7 @@ function App() {
   if (page === "instances" && id) body = <Instance key={id} id={Number(id)} />;
   else if (page === "instances") body = <Instances route={route} />;
   else if (page === "tasks") body = <Tasks route={route} />;
-  else if (page === "incidents") body = <Incidents />;
+  else if (page === "incidents") body = <Incidents route={route} />;
   else if (page === "definitions") body = <Definitions route={route} />;
   else body = <Overview />;
   return (

@@ -4,6 +4,7 @@ import { Bounded, FrameBatcher } from "../src/buffer";
 import { edgesOf, layout } from "../src/diagram";
 import { durationMs, escalatedBy, escalationsOf } from "../src/escalation";
 import { collect, fieldOfPath, initialValues, type FormFieldDef } from "../src/form";
+import { newer, older } from "../src/paging";
 
 const order = JSON.parse(readFileSync(new URL("../../../examples/order-processing.json", import.meta.url), "utf-8"));
 
@@ -117,5 +118,18 @@ describe("buffers", () => {
     batcher.add(1000);
     frames.shift()!();
     expect(batches.map((b) => b.length)).toEqual([1000, 1]);
+  });
+});
+
+describe("paging by cursor", () => {
+  it("goes older and back newer to the same pages", () => {
+    const first = { after: "", back: "" };
+    const second = older(first, "c1");
+    const third = older(second, "c2");
+    expect(second).toEqual({ after: "c1", back: "" });
+    expect(third).toEqual({ after: "c2", back: "c1" });
+    expect(newer(third)).toEqual(second);
+    expect(newer(newer(third))).toEqual(first);
+    expect(newer(first)).toEqual(first); // no page before the first
   });
 });

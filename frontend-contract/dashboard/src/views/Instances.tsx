@@ -12,6 +12,7 @@ import {
 } from "../api";
 import { useLive } from "../live";
 import { recordPainted } from "../metrics";
+import { newer, older } from "../paging";
 import { href, navigate, type Route } from "../router";
 import { Status, When } from "./bits";
 
@@ -139,14 +140,8 @@ export function Instances({ route }: { route: Route }) {
         </table>
       )}
       <nav class="pager">
-        <button disabled={!after} onClick={() => {
-          const stack = back ? back.split(",") : [];
-          const previous = stack.pop() ?? "";
-          go({ after: previous, back: stack.join(",") });
-        }}>‹ Newer</button>
-        <button disabled={!next} onClick={() => go({ after: next, back: [...(back ? back.split(",") : []), after].join(",") })}>
-          Older ›
-        </button>
+        <button disabled={!after} onClick={() => go(newer({ after, back }))}>‹ Newer</button>
+        <button disabled={!next} onClick={() => next && go(older({ after, back }, next))}>Older ›</button>
       </nav>
     </section>
   );
