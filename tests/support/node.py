@@ -3,17 +3,26 @@ from the lock files (CI has Node.js and the npm registry; `make contract` instal
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "frontend-contract" / "typescript"
 
 
 def tool(name: str) -> str:
+    """The path of ``name``; missing, a loud skip on a developer's machine, a failure under CI
+    (as the services' and the browser's)."""
     found = shutil.which(name)
-    assert found is not None, f"{name} is needed (Node.js 20+, as in CI): the TS client is tested"
+    if found is None:
+        reason = f"{name} is missing (Node.js 20+ with npm): the TypeScript client is not tested"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(f"NO TYPESCRIPT TEST: {reason}")
     return found
 
 
