@@ -21,6 +21,7 @@ from typing import Any
 import promql_parser
 import typer.main
 import yaml
+from deploy.exporters import EXPORTER_JOBS, EXPORTER_METRICS, exporter_job
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
@@ -34,6 +35,8 @@ DOCKER = REPO / "docker"
 
 # The catalogue's Prometheus job names (compose and Kubernetes scrape under these).
 SCRAPE_JOBS = frozenset({"workflow-engine-api", "workflow-engine-worker"})
+# Every job a query may select: ours and the exporters' (deploy/exporters.py).
+ALL_JOBS = SCRAPE_JOBS | EXPORTER_JOBS
 # Series Prometheus makes itself for every target, not exposed by the application.
 PROMETHEUS_SYNTHETIC = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 # Grafana's built-in interval variables, replaced by a duration before a query is parsed.
@@ -74,9 +77,12 @@ def _declared_labels() -> dict[str, frozenset[str]]:
 
 def known_metrics() -> dict[str, frozenset[str]]:
     """Every series a dashboard or an alert may query, with its labels: server/metrics.py's
-    registry (the catalogue, with the process_* / python_* defaults) and Prometheus' own
-    per-target series."""
+    registry (the catalogue, with the process_* / python_* defaults), the exporters' listed
+    metrics (deploy/exporters.py) and Prometheus' own per-target series."""
     known = dict.fromkeys(PROMETHEUS_SYNTHETIC, TARGET_LABELS)
+    for metrics in EXPORTER_METRICS.values():
+        for name, exporter_labels in metrics.items():
+            known[name] = exporter_labels | TARGET_LABELS
     declared = _declared_labels()
     for family in REGISTRY.collect():
         labels = set(declared.get(family.name, ()))
@@ -117,8 +123,8 @@ def query_problems(where: str, expr: str, known: Known) -> list[str]:
         for matcher in selector.matchers.matchers:
             if matcher.name not in labels:
                 problems.append(f"{where}: {selector.name} has no label {matcher.name}")
-            if matcher.name == "job" and matcher.value not in SCRAPE_JOBS:
-                problems.append(f"{where}: unknown scrape job {matcher.value!r}")
+            if matcher.name == "job":
+                problems += _job_matcher_problems(where, selector.name, matcher)
     for aggregate in (n for n in nodes if isinstance(n, promql_parser.AggregateExpr)):
         grouping = aggregate.modifier.labels if aggregate.modifier is not None else []
         for label in grouping:
@@ -128,6 +134,34 @@ def query_problems(where: str, expr: str, known: Known) -> list[str]:
 
 
 # --- Prometheus rule files ---------------------------------------------------------------------
+
+
+def _job_matcher_problems(where: str, metric: str, matcher: promql_parser.Matcher) -> list[str]:
+    """``job="x"`` names one job, ``job=~"x|y"`` every job its pattern matches (at least one);
+    negative matchers select no particular job."""
+    if matcher.op == promql_parser.MatchOp.Equal:
+        return _job_problems(where, metric, matcher.value)
+    if matcher.op != promql_parser.MatchOp.Re:
+        return []
+    jobs = sorted(job for job in ALL_JOBS if re.fullmatch(matcher.value, job))
+    if not jobs:
+        return [f"{where}: unknown scrape job {matcher.value!r} (the pattern matches none)"]
+    return [problem for job in jobs for problem in _job_problems(where, metric, job)]
+
+
+def _job_problems(where: str, metric: str, job: str) -> list[str]:
+    """A job nobody scrapes, or one that does not expose ``metric``: an exporter's metric
+    comes only from its job, ours only from our jobs, ``up`` and the like from any."""
+    if job not in ALL_JOBS:
+        return [f"{where}: unknown scrape job {job!r}"]
+    if metric in PROMETHEUS_SYNTHETIC:
+        return []
+    source = exporter_job(metric)
+    if source is None and job not in SCRAPE_JOBS:
+        return [f"{where}: {metric} is the engine's, not exposed by job {job!r}"]
+    if source is not None and job != source:
+        return [f"{where}: {metric} is exposed by job {source!r}, not {job!r}"]
+    return []
 
 
 def rule_file_problems(doc: Any, known: Known) -> list[str]:
