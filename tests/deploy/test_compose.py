@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from deploy.checks import (
+    ALL_JOBS,
     DOCKER,
     REPO,
     SCRAPE_JOBS,
@@ -26,6 +27,8 @@ SERVICES = {
     "migrate",
     "workflow-engine",
     "worker",
+    "postgres-exporter",
+    "redis-exporter",
     "prometheus",
     "grafana",
     "jaeger",
@@ -161,6 +164,35 @@ def test_prometheus_scrapes_the_services(stack: Any) -> None:
     assert worker_sd == [
         {"names": ["worker"], "type": "A", "port": 9091, "refresh_interval": "15s"}
     ]
+    # the exporters: each job of deploy/exporters.py' allow-list scrapes its compose service
+    assert ALL_JOBS <= set(jobs)
+    assert jobs["postgres"]["static_configs"] == [{"targets": ["postgres-exporter:9187"]}]
+    assert jobs["redis"]["static_configs"] == [{"targets": ["redis-exporter:9121"]}]
     assert config["rule_files"] == ["alerts.yaml"]
     mounts = {v["target"] for v in stack["services"]["prometheus"]["volumes"]}
     assert {"/etc/prometheus/prometheus.yml", "/etc/prometheus/alerts.yaml"} <= mounts
+
+
+def test_the_exporters_watch_the_stack_s_databases(stack: Any) -> None:
+    services = stack["services"]
+    postgres = services["postgres-exporter"]
+    assert postgres["image"].startswith("quay.io/prometheuscommunity/postgres-exporter:")
+    assert "9187" in postgres["expose"] and "ports" not in postgres
+    database = services["postgres"]["environment"]
+    environment = postgres["environment"]
+    assert environment["DATA_SOURCE_URI"].startswith(f"postgres:5432/{database['POSTGRES_DB']}?")
+    assert environment["DATA_SOURCE_USER"] == database["POSTGRES_USER"]
+    assert environment["DATA_SOURCE_PASS"] == database["POSTGRES_PASSWORD"]
+    assert postgres["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+    redis = services["redis-exporter"]
+    assert redis["image"].startswith("oliver006/redis_exporter:")
+    assert "9121" in redis["expose"] and "ports" not in redis
+    assert redis["environment"]["REDIS_ADDR"] == "redis://redis:6379"
+    assert redis["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_the_postgres_exporter_follows_the_password() -> None:
+    loaded = compose_config([REPO / "compose.yaml"], env={"POSTGRES_PASSWORD": "elsewhere"})
+    exporter = loaded["services"]["postgres-exporter"]["environment"]
+    assert exporter["DATA_SOURCE_PASS"] == "elsewhere"
