@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy.checks import DOCKER, known_metrics, rule_file_problems
+from deploy.checks import DOCKER, known_metrics, query_problems, rule_file_problems
+from deploy.exporters import EXPORTER_METRICS
+
+from server.metrics import REGISTRY
 
 KNOWN = known_metrics()
 
@@ -37,7 +40,11 @@ def test_the_seed_alert_is_there_as_the_seed_writes_it(rules: Any) -> None:
         "OutboxLagHigh",
         "TimersLate",
         "DatabaseConnectionsNearMax",
+        "PostgresDown",
+        "RedisDown",
     } <= set(alerts)
+    assert "pg_up" in alerts["PostgresDown"]["expr"]
+    assert "redis_up" in alerts["RedisDown"]["expr"]
 
 
 def test_the_catalogue_is_known_with_its_labels() -> None:
@@ -53,6 +60,21 @@ def test_the_catalogue_is_known_with_its_labels() -> None:
     }
     for name, labels in expected.items():
         assert labels <= KNOWN[name], name
+
+
+def test_the_exporter_allow_list_is_apart_from_our_metrics() -> None:
+    # an exporter name that our registry also has would hide a fault on either side
+    ours = {sample for family in REGISTRY.collect() for sample in _names(family)}
+    listed = [name for metrics in EXPORTER_METRICS.values() for name in metrics]
+    assert len(listed) == len(set(listed))
+    assert not ours & set(listed)
+    prefixes = {"postgres": "pg_", "redis": "redis_"}
+    for job, metrics in EXPORTER_METRICS.items():
+        assert all(name.startswith(prefixes[job]) for name in metrics), job
+
+
+def _names(family: Any) -> set[str]:
+    return {family.name, *(sample.name for sample in family.samples)}
 
 
 def _first_rule(rules: Any) -> dict[str, Any]:
@@ -72,6 +94,19 @@ def _first_rule(rules: Any) -> dict[str, Any]:
             lambda r: r.update(expr="sum by (path) (rate(http_requests_total[5m])) > 1"),
             "no selected metric has the label path",
         ),
+        (lambda r: r.update(expr="pg_upp == 0"), "unknown metric"),
+        (lambda r: r.update(expr="redis_connected_client > 1"), "unknown metric"),
+        (lambda r: r.update(expr='pg_up{job="redis"} == 0'), "exposed by job 'postgres'"),
+        (
+            lambda r: r.update(expr='rate(http_requests_total{job="postgres"}[5m]) > 1'),
+            "the engine's, not exposed by job 'postgres'",
+        ),
+        (lambda r: r.update(expr='up{job=~"postgre"} == 0'), "the pattern matches none"),
+        (
+            lambda r: r.update(expr='process_open_fds{job=~"redis|workflow-engine-api"} > 1'),
+            "the engine's, not exposed by job 'redis'",
+        ),
+        (lambda r: r.update(expr='redis_up{datname="x"} == 0'), "no label datname"),
         (lambda r: r.pop("expr"), "`expr` is missing"),
         (lambda r: r.update({"for": "five minutes"}), "not a duration"),
         (lambda r: r.update(record="x"), "exactly one of"),
@@ -86,6 +121,13 @@ def _first_rule(rules: Any) -> dict[str, Any]:
         "unknown-job",
         "unknown-label",
         "unknown-grouping-label",
+        "exporter-metric-typo",
+        "exporter-metric-typo-2",
+        "exporter-metric-wrong-job",
+        "our-metric-exporter-job",
+        "job-pattern-matches-none",
+        "job-pattern-includes-exporter",
+        "exporter-metric-unknown-label",
         "no-expr",
         "bad-for",
         "alert-and-record",
@@ -110,3 +152,18 @@ def test_a_repeated_alert_is_found(rules: Any) -> None:
 @pytest.mark.parametrize("doc", [None, [], {"groups": {}}, {"groups": [], "extra": 1}])
 def test_a_file_that_is_not_a_rule_file_is_found(doc: Any) -> None:
     assert rule_file_problems(doc, KNOWN) != []
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'pg_up{job="postgres"} == 0',
+        'sum by (datname) (rate(pg_stat_database_xact_commit{job="postgres"}[5m])) > 0',
+        'rate(redis_commands_processed_total{job="redis"}[5m]) > 0',
+        'process_resident_memory_bytes{job=~"workflow-engine-api|workflow-engine-worker"} > 0',
+        'up{job=~"postgres|redis"} == 0',
+        'up{job!="prometheus"} == 0',
+    ],
+)
+def test_an_exporter_query_from_its_job_is_accepted(expr: str) -> None:
+    assert query_problems("q", expr, KNOWN) == []
