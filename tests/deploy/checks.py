@@ -234,6 +234,11 @@ def _rule_problems(where: str, rule: Any, known: Known, alerts: set[str]) -> lis
 # --- Grafana -----------------------------------------------------------------------------------
 
 
+def grafana_query(expr: str) -> str:
+    """A panel's query as Prometheus receives it: Grafana's interval variables replaced."""
+    return _GRAFANA_VARIABLE.sub("5m", expr)
+
+
 def dashboard_panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every panel, rows' collapsed panels included."""
     for panel in dashboard.get("panels", []):
@@ -272,7 +277,7 @@ def dashboard_problems(
             if not isinstance(source, dict) or source.get("uid") != datasource_uid:
                 problems.append(f"panel {title}: datasource {source!r} is not {datasource_uid}")
         for target in panel.get("targets", []):
-            expr = _GRAFANA_VARIABLE.sub("5m", str(target.get("expr", "")))
+            expr = grafana_query(str(target.get("expr", "")))
             problems += query_problems(f"panel {title} {target.get('refId')}", expr, known)
     return problems
 
