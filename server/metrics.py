@@ -297,20 +297,18 @@ TASK_KINDS = frozenset({"user", "service"})
 _TIMED_OUT = re.compile(r"timed out after [0-9.e+-]+s")
 
 
-def job_outcome(
-    failure: tuple[str, str | None, bool] | None, attempt: int, max_attempts: int
-) -> str:
-    """The outcome label of a job result, by the engine's rule (``engine.decide.job_failed``):
-    a business error routes or raises an incident, a retryable failure is tried again while
-    attempts are left, anything else raises an incident."""
+def job_outcome(failure: tuple[str, str | None, bool] | None, *, retried: bool) -> str:
+    """The outcome label of a job result. ``retried``: the engine's decision on it ran the job
+    again (its retry policy is the engine's, not restated here); a failure it did not retry
+    raised an incident. A timeout is its own label, retried or not."""
     if failure is None:
         return "completed"
-    message, code, retryable = failure
+    message, code, _retryable = failure
     if code is not None:
         return "bpmn_error"
     if _TIMED_OUT.fullmatch(message):
         return "timeout"
-    return "retried" if retryable and attempt < max_attempts else "failed"
+    return "retried" if retried else "failed"
 
 
 class Observations:

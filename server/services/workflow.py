@@ -20,6 +20,8 @@ from sqlalchemy import union, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine import Decision
+from engine import commands as cmd
 from engine import events as ev
 from engine.definition import Starters
 from server.crypto import Vault
@@ -214,19 +216,20 @@ class Workflow:
         actor: str | None,
         now: datetime | None = None,
         stale_ok: bool = False,
-    ) -> None:
-        """One transition of a locked instance, within ``unit``.
+    ) -> Decision | None:
+        """One transition of a locked instance, within ``unit``: the engine's decision.
 
         ``stale_ok``: the event answers work that may no longer be current (a job result, a
-        timer: delivery is at least once); if the step moved on, it is ignored. A stale event
-        decides nothing, so there is nothing to undo."""
+        timer: delivery is at least once); if the step moved on, it is ignored (None). A stale
+        event decides nothing, so there is nothing to undo."""
         self._refuse_suspended(instance)
         run = self._transitions(unit, actor=actor, now=now)
         try:
-            await run.apply(instance, event)
+            return await run.apply(instance, event)
         except Conflict as error:
             if not (stale_ok and error.code == "stale"):
                 raise
+            return None
 
     async def _transition(self, instance_id: int, event: ev.Event, actor: str | None) -> Instance:
         async with self.unit() as unit:
@@ -491,8 +494,11 @@ class Workflow:
         else:
             message, code, retryable = result.failure
             event = ev.ServiceTaskFailed(job.key, message, code, retryable, "worker")
-        await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
-        outcome = job_outcome(result.failure, job.attempt, job.max_attempts)
+        decision = await self._apply(unit, instance, event, actor="worker", now=now, stale_ok=True)
+        if decision is None:
+            return  # stale: the step moved on, the result decided nothing (and counts nothing)
+        retried = any(isinstance(c, cmd.RunServiceTask) for c in decision.commands)
+        outcome = job_outcome(result.failure, retried=retried)
         unit.after.observed.job_finished(job.service_name, outcome)
         if outcome == "completed":
             key = instance.definition_key

@@ -16,6 +16,7 @@ from support.queues import RecordingQueue
 from server.crypto import Vault
 from server.db import Database
 from server.handlers import HandlerRegistry
+from server.metrics import REGISTRY
 from server.models import HistoryRecord, Incident, Instance, Job, OutboxRecord, Timer, UserTask
 from server.runner import InProcessRunner
 from server.services.errors import Conflict, InvalidInput, NotFound
@@ -29,6 +30,9 @@ CHECKS = ["inventory_check", "credit_check", "fraud_check"]
 def example(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
     return data
+
+
+OUTCOMES = ("retried", "failed")
 
 
 @pytest.fixture
@@ -355,9 +359,18 @@ async def test_a_handler_out_of_retries_raises_an_incident_an_operator_retries(
     workflow: Workflow, queue: RecordingQueue, migrated_db: Database
 ) -> None:
     await order(workflow, 10)
+    jobs = REGISTRY.get_sample_value
+    labels = {"service": "OrderValidationService"}
+    before = {o: jobs("workflow_jobs_total", {**labels, "outcome": o}) or 0 for o in OUTCOMES}
     for _ in range(3):  # validate_order: 3 attempts by default
         failure = ("connection refused", None, True)
         await workflow.job_finished(queue.job("validate_order"), failure=failure)
+    # the engine's decision says which attempt was retried: two, then the third raised
+    moved = {
+        o: (jobs("workflow_jobs_total", {**labels, "outcome": o}) or 0) - before[o]
+        for o in OUTCOMES
+    }
+    assert moved == {"retried": 2, "failed": 1}
     async with migrated_db.reading() as session:
         [incident] = list(await session.exec(select(Incident)))
     assert (incident.step_id, incident.error, incident.status) == (

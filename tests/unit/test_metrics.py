@@ -146,22 +146,23 @@ def test_bounded_values_cap_distinct_labels() -> None:
 
 
 @pytest.mark.parametrize(
-    ("failure", "attempt", "max_attempts", "outcome"),
+    ("failure", "retried", "outcome"),
     [
-        (None, 1, 3, "completed"),
-        (("CREDIT_DENIED: no", "CREDIT_DENIED", False), 1, 3, "bpmn_error"),
-        (("timed out after 10s", None, True), 1, 3, "timeout"),
-        (("timed out after 0.5s", None, True), 3, 3, "timeout"),
-        (("RuntimeError: boom", None, True), 1, 3, "retried"),
-        (("RuntimeError: boom", None, True), 3, 3, "failed"),
-        (("no handler", None, False), 1, 3, "failed"),
-        (("RuntimeError: timed out after 1s", None, True), 3, 3, "failed"),
+        (None, False, "completed"),
+        (None, True, "completed"),  # the next step's job: not a retry of this one
+        (("CREDIT_DENIED: no", "CREDIT_DENIED", False), False, "bpmn_error"),
+        (("timed out after 10s", None, True), True, "timeout"),
+        (("timed out after 0.5s", None, True), False, "timeout"),
+        (("RuntimeError: boom", None, True), True, "retried"),
+        (("RuntimeError: boom", None, True), False, "failed"),
+        (("no handler", None, False), False, "failed"),
+        (("RuntimeError: timed out after 1s", None, True), False, "failed"),
     ],
 )
-def test_job_outcome_follows_the_engines_retry_rule(
-    failure: tuple[str, str | None, bool] | None, attempt: int, max_attempts: int, outcome: str
+def test_job_outcome_takes_the_retry_from_the_engines_decision(
+    failure: tuple[str, str | None, bool] | None, retried: bool, outcome: str
 ) -> None:
-    assert metrics.job_outcome(failure, attempt, max_attempts) == outcome
+    assert metrics.job_outcome(failure, retried=retried) == outcome
 
 
 def test_observations_count_only_once_recorded() -> None:
