@@ -2,9 +2,10 @@
 
 ``serve`` runs the HTTP service (``--demo``: with the examples and their demo handlers),
 ``worker`` runs an arq worker (service tasks and timers, with REDIS_URL), ``migrate`` brings the
-configured database to the latest schema, ``deploy`` stores definition files, ``users`` manages
-who logs in. ``validate`` and ``json-schema`` need only the engine: the first checks definition
-files the way a deploy will, the second prints the language's JSON Schema for editors.
+configured database to the latest schema, ``deploy`` stores definition files; ``users`` (who
+logs in) and ``retention`` (purge old history now) are the operators' (``server.cli_ops``).
+``validate`` and ``json-schema`` need only the engine: the first checks definition files the
+way a deploy will, the second prints the language's JSON Schema for editors.
 
 The database is DATABASE_URL's, else the embedded SQLite file (SQLITE_PATH).
 """
@@ -14,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -23,11 +23,10 @@ import typer
 
 from engine import DefinitionInvalid, Problem, compile_definition, load_definition_text
 from engine.definition import definition_json_schema
+from server.cli_ops import database_ready, retention_app, users_app, where
 
 if TYPE_CHECKING:
-    from server.auth.users import UserInfo, Users
     from server.models import Job, Timer
-    from server.services.retention import PurgeReport
     from server.settings import Settings
 
 app = typer.Typer(
@@ -37,6 +36,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(users_app)
+app.add_typer(retention_app)
 
 
 @app.command()
@@ -165,7 +166,7 @@ def serve(
         typer.secho(f"not starting: {refused}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     if not settings.embedded:  # say it plainly, before uvicorn wraps it in a traceback
-        asyncio.run(_database_ready(settings, "not starting: "))
+        asyncio.run(database_ready(settings, "not starting: "))
     # every line with its request and trace ids; a trace id for every request
     configure_logging(settings.log_level, settings.log_format)
     tracing = setup_tracing(SERVICE_API)
@@ -255,7 +256,7 @@ def worker(
 
     configure_logging(settings.log_level, settings.log_format)  # arq's lines too
     tracing = setup_tracing(SERVICE_WORKER)
-    asyncio.run(_database_ready(settings, "not starting: "))
+    asyncio.run(database_ready(settings, "not starting: "))
     try:
         asyncio.run(_work(settings))
     finally:
@@ -291,7 +292,7 @@ def migrate() -> None:
     if settings.embedded:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     asyncio.run(migrations.upgrade(url))
-    typer.echo(f"database at revision {migrations.head()} ({_where(settings.embedded, url)})")
+    typer.echo(f"database at revision {migrations.head()} ({where(settings.embedded, url)})")
 
 
 @app.command()
@@ -329,7 +330,7 @@ async def _deploy(files: list[Path]) -> bool:
     from server.settings import Settings
 
     settings = Settings()
-    await _database_ready(settings)
+    await database_ready(settings)
     db = Database(settings.sqlalchemy_url)
     workflow = Workflow(db, _NoQueue(), vault=vault_from_settings(settings))
     failed = False
@@ -360,188 +361,6 @@ async def _deploy(files: list[Path]) -> bool:
     finally:
         await db.close()
     return failed
-
-
-users_app = typer.Typer(
-    name="users",
-    help="Users who log in: create one (the first admin too), disable, enable, list.",
-    no_args_is_help=True,
-)
-app.add_typer(users_app)
-
-
-@users_app.command("create")
-def users_create(
-    username: Annotated[str, typer.Argument(help="Login name", show_default=False)],
-    role: Annotated[
-        list[str],
-        typer.Option("--role", "-r", help="admin, designer, operator or user (repeat for several)"),
-    ],
-    group: Annotated[
-        list[str] | None,
-        typer.Option("--group", "-g", help="A group (tasks' candidate groups); repeatable"),
-    ] = None,
-    display_name: Annotated[str, typer.Option(help="Name shown to people")] = "",
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin",
-            help="Read the password from the first line of stdin (scripts), not a prompt",
-        ),
-    ] = False,
-) -> None:
-    """Create a user with a password (asked for twice, unless --password-stdin).
-
-    The password never goes on the command line, where ps and shell history would show it.
-    """
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _users(
-        lambda users: users.create(
-            username, password, role, groups=group or (), display_name=display_name
-        ),
-        "created",
-    )
-
-
-@users_app.command("disable")
-def users_disable(username: Annotated[str, typer.Argument(show_default=False)]) -> None:
-    """Disable a user: they cannot log in, and every token they hold stops working."""
-    _users(lambda users: users.disable(username), "disabled")
-
-
-@users_app.command("enable")
-def users_enable(username: Annotated[str, typer.Argument(show_default=False)]) -> None:
-    """Enable a disabled user again (they log in anew)."""
-    _users(lambda users: users.enable(username), "enabled")
-
-
-@users_app.command("list")
-def users_list() -> None:
-    """Every user: name, roles, groups, and whether disabled."""
-
-    async def each(users: Users) -> None:
-        for user in await users.list():
-            state = " (disabled)" if user.disabled else ""
-            groups = ",".join(user.groups) or "-"
-            typer.echo(f"{user.username}\troles={','.join(user.roles)}\tgroups={groups}{state}")
-
-    asyncio.run(_with_users(each))
-
-
-def _users(change: Callable[[Users], Awaitable[UserInfo]], done: str) -> None:
-    from server.services.errors import InvalidInput, ServiceError
-
-    async def run(users: Users) -> None:
-        user = await change(users)
-        roles = ",".join(user.roles)
-        typer.secho(f"{done} {user.username} (id {user.id}, roles {roles})", fg="green")
-
-    try:
-        asyncio.run(_with_users(run))
-    except InvalidInput as error:
-        typer.secho(f"not {done}: {len(error.problems)} problem(s)", fg="red", err=True)
-        for p in error.problems:
-            typer.echo(f"  {p.path}: {p.message} [{p.code}]", err=True)
-        raise typer.Exit(1) from error
-    except ServiceError as error:
-        typer.secho(f"not {done}: {error.message}", fg="red", err=True)
-        raise typer.Exit(1) from error
-
-
-async def _with_users(work: Callable[[Users], Awaitable[None]]) -> None:
-    from server.auth.passwords import Passwords
-    from server.auth.users import Users
-    from server.db import Database
-    from server.settings import Settings
-
-    settings = Settings()
-    await _database_ready(settings)
-    db = Database(settings.sqlalchemy_url)
-    try:
-        await work(Users(db, Passwords()))
-    finally:
-        await db.close()
-
-
-def _where(embedded: bool, url: str) -> str:
-    if embedded:
-        return url.removeprefix("sqlite+aiosqlite:///")
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-async def _database_ready(settings: Settings, prefix: str = "") -> None:
-    """Migrate the embedded database, or check production's is at head; exit 1 saying why."""
-    from server.app import DatabaseNotAtHead, prepare_database
-
-    try:
-        await prepare_database(settings)
-    except DatabaseNotAtHead as error:
-        typer.secho(f"{prefix}{error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from error
-
-
-retention_app = typer.Typer(
-    name="retention",
-    help="History retention: purge instances that ended over HISTORY_RETENTION_DAYS ago.",
-    no_args_is_help=True,
-)
-app.add_typer(retention_app)
-
-
-@retention_app.command("run")
-def retention_run(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count what would be purged; delete nothing")
-    ] = False,
-    days: Annotated[
-        int | None,
-        typer.Option(
-            min=1, help="Days to keep instead of HISTORY_RETENTION_DAYS", show_default=False
-        ),
-    ] = None,
-) -> None:
-    """Purge now, batch by batch, what the retention policy allows (docs/data-care.md).
-
-    Waits for nothing: if a worker's run holds the lock, says so and exits 1.
-    """
-    report = asyncio.run(_retention(dry_run, days))
-    if report.cutoff is None:
-        typer.secho(
-            "HISTORY_RETENTION_DAYS is not set (history is kept forever): set it or pass --days",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(1)
-    if report.skipped:
-        typer.secho("not run: another retention run holds the lock", fg="red", err=True)
-        raise typer.Exit(1)
-    verb = "would purge" if report.dry_run else "purged"
-    typer.echo(
-        f"{verb} {report.instances} instance(s) and {report.history_rows} history row(s) "
-        f"ended before {report.cutoff.isoformat()}"
-        + ("" if report.dry_run else f" in {report.batches} batch(es)")
-    )
-
-
-async def _retention(dry_run: bool, days: int | None) -> PurgeReport:
-    from server.db import Database
-    from server.services.retention import Retention, RetentionPolicy
-    from server.settings import Settings
-
-    settings = Settings()
-    if days is not None:
-        settings = settings.model_copy(update={"history_retention_days": days})
-    await _database_ready(settings)
-    db = Database(settings.sqlalchemy_url)
-    try:
-        return await Retention(db, RetentionPolicy.of(settings)).run_exclusive(dry_run=dry_run)
-    finally:
-        await db.close()
 
 
 def main() -> None:
