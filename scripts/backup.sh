@@ -14,7 +14,6 @@
 # The archive path is printed on stdout; progress and errors go to stderr. See docs/data-care.md.
 set -euo pipefail
 
-readonly FORMAT="workflow-engine-backup/1"
 SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$SCRIPTS")"
 readonly SCRIPTS ROOT

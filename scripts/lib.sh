@@ -2,6 +2,10 @@
 # Shared by backup.sh and restore.sh (sourced, not run): messages, the env file, the
 # connection from DATABASE_URL, and small helpers. Expects SCRIPTS and ROOT to be set.
 
+# The archive format: what backup.sh writes in the manifest, what restore.sh accepts.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+readonly FORMAT="workflow-engine-backup/1"
+
 log() {
     printf '%s: %s\n' "$(basename "$0")" "$*" >&2
 }

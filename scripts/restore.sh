@@ -16,7 +16,6 @@
 # JWT_PRIVATE_KEY_FILE (default: where the backup found them). See docs/data-care.md.
 set -euo pipefail
 
-readonly FORMAT="workflow-engine-backup/1"
 SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$SCRIPTS")"
 readonly SCRIPTS ROOT
