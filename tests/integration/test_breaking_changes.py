@@ -26,6 +26,9 @@ def client() -> Path:
 
 
 def check(client: Path, tmp_path: Path, schema: str, declared: list[dict[str, str]]) -> str:
+    """``schema`` against today's contract as the baseline (the committed baseline may be
+    older: additions since the last release are in it already)."""
+    (tmp_path / "baseline.graphql").write_text(SCHEMA, encoding="utf-8")
     (tmp_path / "schema.graphql").write_text(schema, encoding="utf-8")
     (tmp_path / "declared.json").write_text(json.dumps({"declared": declared}), encoding="utf-8")
     done = subprocess.run(
@@ -34,6 +37,8 @@ def check(client: Path, tmp_path: Path, schema: str, declared: list[dict[str, st
             "scripts/breaking-changes.mjs",
             "--schema",
             str(tmp_path / "schema.graphql"),
+            "--baseline",
+            str(tmp_path / "baseline.graphql"),
             "--declared",
             str(tmp_path / "declared.json"),
         ],
