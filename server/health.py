@@ -27,9 +27,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -38,7 +37,9 @@ from server import migrations
 from server.auth.errors import AuthError
 from server.auth.roles import Permission
 from server.db import Database
+from server.metrics_sampler import pool_connections
 from server.rest import auth_error, authenticate
+from server.services import operations_stats
 from server.shutdown import Draining
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,6 @@ async def _timed(name: str, probe: Callable[[], Awaitable[dict[str, Any]]]) -> C
         elapsed = (time.perf_counter() - start) * 1000
         return Check(name, False, round(elapsed, 2), _reason(error))
     return Check(name, True, round((time.perf_counter() - start) * 1000, 2), info=info)
-
-
-def _revision(connection: Connection) -> str | None:
-    """alembic's current revision, read quietly (``MigrationContext`` logs at INFO on every
-    call: once per probe would flood the log)."""
-    if not inspect(connection).has_table("alembic_version"):
-        return None
-    rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 class HealthChecks:
@@ -162,8 +154,7 @@ class HealthChecks:
         database during a rolling deploy: this process keeps serving, as expand-and-contract
         migrations allow). Behind head, or never migrated: not ready."""
         if self._head is None:
-            script = ScriptDirectory.from_config(migrations.alembic_config())
-            self._known = frozenset(r.revision for r in script.walk_revisions())
+            self._known = migrations.known_revisions()
             self._head = migrations.head()
         now = time.monotonic()
         cached = self._revision
@@ -175,7 +166,7 @@ class HealthChecks:
             revision = cached[2]
         else:
             async with db.engine.connect() as connection:
-                revision = await connection.run_sync(_revision)
+                revision = await connection.run_sync(migrations.revision_of)
             self._revision = (now, id(db), revision)
         info: dict[str, Any] = {"revision": revision, "head": self._head}
         if revision == self._head:
@@ -214,17 +205,14 @@ class HealthChecks:
             "mode": self.mode,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
             "checks": {c.name: {**c.brief(), "latency_ms": c.latency_ms, **c.info} for c in checks},
-            "database_pool": _pool_stats(db),
+            "database_pool": pool_connections(db.engine),
             "outbox": outbox.info if outbox.ok else {"error": outbox.error},
             "queue": queue.info if queue.ok else {"error": queue.error},
         }
 
     async def _outbox(self, db: Database) -> dict[str, Any]:
-        async with db.engine.connect() as connection:
-            row = (
-                await connection.execute(text("SELECT count(*), min(created_at) FROM outbox"))
-            ).one()
-        pending, oldest = int(row[0]), row[1]
+        async with db.reading() as session:
+            pending, oldest = await operations_stats.outbox_backlog(session)
         lag = 0.0
         if isinstance(oldest, datetime):
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
@@ -251,16 +239,6 @@ def _version() -> str:
         return metadata.version("workflow-engine")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _pool_stats(db: Database) -> dict[str, Any]:
-    pool = db.engine.pool
-    stats: dict[str, Any] = {"class": type(pool).__name__}
-    for name in ("size", "checkedin", "checkedout", "overflow"):
-        method = getattr(pool, name, None)
-        if callable(method):
-            stats[name] = method()
-    return stats
 
 
 # --- the endpoints ------------------------------------------------------------------------------

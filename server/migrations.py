@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, pool
+from sqlalchemy import Connection, event, inspect, pool, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from server.settings import async_url
@@ -118,7 +117,22 @@ async def _run(url: str, work: Callable[[Connection], T]) -> T:
 
 
 def _current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    return revision_of(connection)
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The database's alembic revision, read quietly (``MigrationContext`` logs at INFO on
+    every call: once per readiness probe would flood the log); None when never migrated."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision of this code's migrations."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(r.revision for r in script.walk_revisions())
 
 
 def _sqlite_no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:

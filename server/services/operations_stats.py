@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import Database
 from server.models import Definition, Incident, Instance, OutboxRecord, Timer, UserTask
@@ -37,6 +38,13 @@ class OperationsStats:
 
 def _per_definition(rows: Any) -> dict[str, int]:
     return {str(key): int(count) for key, count in rows}
+
+
+async def outbox_backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Unpublished outbox rows and the oldest one's time (the relay's lag)."""
+    query = select(func.count(), func.min(col(OutboxRecord.created_at)))
+    pending, oldest = (await session.exec(query)).one()
+    return int(pending), oldest
 
 
 async def read(db: Database) -> OperationsStats:
@@ -63,7 +71,6 @@ async def read(db: Database) -> OperationsStats:
         .group_by(key)
     )
     timers = select(func.count()).select_from(Timer).where(col(Timer.status) == "pending")
-    outbox = select(func.count(), func.min(col(OutboxRecord.created_at)))
     keys = select(col(Definition.key)).distinct()
     async with db.reading() as session:
         definitions = [str(k) for k in await session.exec(keys)]
@@ -71,13 +78,13 @@ async def read(db: Database) -> OperationsStats:
         incidents_open = _per_definition(await session.exec(incidents))
         user_tasks_open = _per_definition(await session.exec(tasks))
         timers_pending = int((await session.exec(timers)).one())
-        outbox_pending, outbox_oldest = (await session.exec(outbox)).one()
+        outbox_pending, outbox_oldest = await outbox_backlog(session)
     return OperationsStats(
         definitions=definitions,
         instances_active=instances_active,
         incidents_open=incidents_open,
         user_tasks_open=user_tasks_open,
         timers_pending=timers_pending,
-        outbox_pending=int(outbox_pending),
+        outbox_pending=outbox_pending,
         outbox_oldest=outbox_oldest,
     )

@@ -100,7 +100,8 @@ async def test_each_level(app: Starlette, client: httpx.AsyncClient, database_ur
     assert all(c["status"] == "ok" and c["latency_ms"] >= 0 for c in body["checks"].values())
     assert body["checks"]["migrations"]["revision"] == migrations.head()
     assert body["outbox"]["pending"] >= 0 and body["outbox"]["lag_seconds"] >= 0
-    assert "class" in body["database_pool"]
+    pool = body["database_pool"]  # as database_connections counts it
+    assert set(pool) == {"in_use", "idle", "max"} and pool["max"] >= pool["in_use"] + pool["idle"]
     assert body["queue"] == {"mode": "in-process (no REDIS_URL)"}
 
 
