@@ -78,9 +78,14 @@ export function Instance({ id }: { id: number }) {
   const [, redraw] = useState(0);
   const refresh = useRef<{ timer: number | null; again: boolean }>({ timer: null, again: false });
 
-  const load = () =>
-    request(InstanceDetailDocument, { id })
+  // reads may answer out of order under load: only the latest one is shown (an older answer,
+  // from before an incident or a step, would otherwise stay on screen with no event to follow)
+  const reads = useRef(0);
+  const load = () => {
+    const mine = ++reads.current;
+    return request(InstanceDetailDocument, { id })
       .then((data) => {
+        if (mine !== reads.current) return;
         setError(""); // a read that failed while the server was away is over
         setDetail(data.instance);
         if (data.instance && lastSeq.current === 0) {
@@ -89,7 +94,10 @@ export function Instance({ id }: { id: number }) {
           lastSeq.current = data.instance.history.at(-1)?.seq ?? 0;
         }
       })
-      .catch((e: Error) => setError(e.message));
+      .catch((e: Error) => {
+        if (mine === reads.current) setError(e.message);
+      });
+  };
 
   // a burst of events asks for one read now and one when it is over, not one per event
   const reload = () => {
