@@ -27,9 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
@@ -39,12 +39,15 @@ from server.telemetry import job_carrier
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: The arq function names (workers.jobs registers functions under these names).
 RUN_JOB = "run_job"
 FIRE_TIMER = "fire_timer"
 FIRE_TIMERS = "fire_timers"  # every timer due by the end of one slot
 SLOT_MS = 100
 SOON = timedelta(seconds=1)
+STOP_WAIT_SECONDS = 5.0  # for enqueues still talking to Redis when the queue stops
 
 
 def queue_name(prefix: str) -> str:
@@ -91,6 +94,7 @@ class ArqQueue:
         self._pool = pool
         self._owns_pool = pool is None
         self.enqueued = 0  # arq jobs created (a duplicate id creates none)
+        self._inflight: set[asyncio.Task[Any]] = set()
 
     @property
     def pool(self) -> ArqRedis:
@@ -106,6 +110,8 @@ class ArqQueue:
             self._owns_pool = True
 
     async def stop(self) -> None:
+        if self._inflight:  # enqueues whose callers were cancelled: let them end first
+            await asyncio.wait(self._inflight, timeout=STOP_WAIT_SECONDS)
         if self._pool is not None and self._owns_pool:
             await self._pool.aclose()
             self._pool = None
@@ -135,8 +141,8 @@ class ArqQueue:
         failed: list[BaseException] = []
         carrier = job_carrier()
         extra = {} if carrier is None else {"carrier": carrier}  # workers.jobs reads it
-        # a task group, not gather: cancelled, it waits until every enqueue has let go of its
-        # pipeline (WATCH holds a connection), so no pipeline outlives a closed pool
+        # a task group, not gather: cancelled, no enqueue is left behind unawaited (each one's
+        # Redis conversation is shielded, see _uncut, and stop() waits for those)
         async with asyncio.TaskGroup() as group:
             for function, row_id, key, when in entries:
                 group.create_task(self._enqueue(function, row_id, key, when, now, failed, extra))
@@ -159,19 +165,38 @@ class ArqQueue:
         extra: dict[str, Any],
     ) -> None:
         try:
-            job = await self.pool.enqueue_job(
-                function,
-                row_id,
-                _job_id=key,
-                _queue_name=self.queue_name,
-                _defer_until=when if when > now else None,
-                **extra,
+            job = await self._uncut(
+                self.pool.enqueue_job(
+                    function,
+                    row_id,
+                    _job_id=key,
+                    _queue_name=self.queue_name,
+                    _defer_until=when if when > now else None,
+                    **extra,
+                )
             )
         except (RedisError, OSError) as error:
             failed.append(error)
             return
         if job is not None:
             self.enqueued += 1
+
+    async def _uncut(self, conversation: Awaitable[T]) -> T:
+        """Let a Redis conversation run to its end even if its caller is cancelled (the caller
+        still sees its cancellation at once). arq's enqueue WATCHes in a pipeline: cut there
+        and cancelled again while letting go (a task group aborting, a cancel scope that
+        repeats), the pipeline keeps its connection and redis-py warns when it is collected,
+        in whatever test or request happens to run then. arq shields its own last writes of
+        a job the same way. ``stop`` waits for these before closing the pool."""
+        task = asyncio.ensure_future(conversation)
+        self._inflight.add(task)
+        task.add_done_callback(self._settled)
+        return await asyncio.shield(task)
+
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a caller that was cancelled no longer reads it
 
 
 def _id(row_id: int | None) -> int:
