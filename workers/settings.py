@@ -229,11 +229,37 @@ def _on_signal(worker: Worker, sig: signal.Signals) -> None:
 
 async def close_worker(worker: Worker) -> None:
     """``Worker.close`` without its deprecated ``Redis.close`` call (redis-py 5 warns):
-    wait for running jobs, drop the health-check key, shut down, close the pool."""
+    wait for running jobs and their last Redis writes, drop the health-check key, shut down,
+    close the pool."""
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     worker.tasks.clear()
+    if finishing := _finishing_writes(worker):
+        await asyncio.wait(finishing, timeout=FINISH_WAIT_SECONDS)
     pool = worker.pool
     await pool.delete(worker.health_check_key)
     if worker.on_shutdown is not None:
         await worker.on_shutdown(worker.ctx)
     await pool.aclose()
+
+
+#: arq shields a job's last Redis writes (``Worker.finish_job``, ``finish_failed_job``) from
+#: the job's cancellation: they outlive the cancelled job task. Closing the pool under them
+#: would lose the job's result, and a pipeline cut there keeps its connection.
+_ARQ_FINISHING: Final = frozenset({"finish_job", "finish_failed_job"})
+FINISH_WAIT_SECONDS: Final = 5.0
+
+
+def _finishing_writes(worker: Worker) -> set[asyncio.Task[Any]]:
+    """This worker's shielded writes still running (found by their coroutine: arq keeps no
+    reference to them)."""
+    found: set[asyncio.Task[Any]] = set()
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        if (
+            getattr(coro, "__name__", None) in _ARQ_FINISHING
+            and frame is not None
+            and frame.f_locals.get("self") is worker
+        ):
+            found.add(task)
+    return found

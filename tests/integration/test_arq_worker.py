@@ -16,17 +16,18 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
+from arq.constants import job_key_prefix
 from arq.worker import Worker
 from sqlmodel import col, select
 from starlette.applications import Starlette
 from support.auth import TEST_AUTH
 
 from server.app import open_resources
-from server.arq_queue import ArqQueue, queue_name
+from server.arq_queue import ArqQueue, job_key, queue_name
 from server.db import Database
 from server.handlers import TaskContext, service
 from server.models import HistoryRecord, Incident, Instance, Job, Timer
@@ -354,3 +355,47 @@ async def test_a_step_timeout_longer_than_the_arq_job_is_cut_to_it_not_left_to_a
     cut = re.match(r"timed out after ([0-9.]+)s", incident.message)
     assert cut is not None, incident.message
     assert 1 <= float(cut[1]) < 2.5
+
+
+# --- a worker stopped while arq writes a job's end ----------------------------------------
+
+
+class SlowFinish(Worker):
+    """arq's worker, with a job's last Redis writes (shielded from cancellation by arq) slow."""
+
+    async def finish_job(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(FINISH_DELAY)
+        await super().finish_job(*args, **kwargs)
+
+
+FINISH_DELAY = 1.0
+
+
+async def test_a_stopped_worker_closes_its_pool_only_after_arq_has_written_the_jobs_end(
+    api: Workflow, settings: Settings, migrated_db: Database, redis_url: str, redis_prefix: str
+) -> None:
+    """The job is done in the database, arq is still writing its end to Redis when the worker
+    is stopped: closing waits for that write (the pool closed under it would leave the job's
+    keys behind, and a pipeline cut there keeps its connection)."""
+    calls = Calls()
+    await deploy(api, definition("one", task("only", "Test", "count", "end"), END))
+    slow = SlowFinish(**worker_settings(settings, handlers=calls.handlers()), handle_signals=False)
+    main = asyncio.create_task(slow.async_run())
+    try:
+        instance = await api.start(key="one")
+        await wait_for(migrated_db, instance.id, "completed")
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not slow.jobs_complete:  # arq counts the job, then writes its end (slowly)
+                await asyncio.sleep(0.01)
+    finally:
+        slow.handle_sig(signal.SIGUSR1)
+        await asyncio.gather(main, return_exceptions=True)
+        await close_worker(slow)
+    [done] = await rows(migrated_db, Job, col(Job.instance_id) == instance.id)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        left = await client.exists(job_key_prefix + job_key(redis_prefix, cast(int, done.id)))
+    finally:
+        await client.aclose()
+    assert left == 0, "arq's end of the job was not written before the pool closed"
+    assert calls.count == {"only": 1}
