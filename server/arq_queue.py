@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -47,6 +46,7 @@ FIRE_TIMER = "fire_timer"
 FIRE_TIMERS = "fire_timers"  # every timer due by the end of one slot
 SLOT_MS = 100
 SOON = timedelta(seconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STOP_WAIT_SECONDS = 5.0  # for enqueues still talking to Redis when the queue stops
 
 
@@ -67,12 +67,21 @@ def slot_key(prefix: str, slot_ms: int) -> str:
 
 
 def slot_of(due_at: datetime) -> int:
-    """The end of the 100 ms slot of ``due_at``, in epoch milliseconds."""
-    return math.ceil(due_at.timestamp() * 1000 / SLOT_MS) * SLOT_MS
+    """The end of the 100 ms slot of ``due_at``, in epoch milliseconds. In whole microseconds,
+    not float seconds: a slot's job fires exactly the due times of ``slot_window``, and a float
+    rounding up a due time that lies on a boundary would put it in the next slot, outside."""
+    micros = (due_at - EPOCH) // timedelta(microseconds=1)
+    return -(-micros // (SLOT_MS * 1000)) * SLOT_MS
 
 
 def slot_time(slot_ms: int) -> datetime:
-    return datetime.fromtimestamp(slot_ms / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=slot_ms)
+
+
+def slot_window(slot_ms: int) -> tuple[datetime, datetime]:
+    """The due times of the slot ending at ``slot_ms``: after its start, up to its end."""
+    end = slot_time(slot_ms)
+    return end - timedelta(milliseconds=SLOT_MS), end
 
 
 class ArqQueue:
