@@ -27,10 +27,11 @@ import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from server import metrics
+from server.arq_queue import slot_window
 from server.crypto import Vault
 from server.handlers import Completed, HandlerRegistry, TaskContext, UnknownHandler, invoke
 from server.models import Job, Timer, utcnow
@@ -364,19 +365,24 @@ async def fire_timer(ctx: dict[str, Any], timer_id: int, carrier: object = None)
 
 
 async def fire_timers(ctx: dict[str, Any], slot_ms: int, carrier: object = None) -> str:
-    """Fire every timer due by the end of the slot ``slot_ms`` (epoch ms): the timers that
-    ``ArqQueue.schedule`` grouped into this slot, and any earlier one still pending. They go
-    through the batcher together: a few transactions for the whole slot.
+    """Fire the timers of the slot ending at ``slot_ms`` (epoch ms): those due within its
+    100 ms, which ``ArqQueue.schedule`` grouped into it. They go through the batcher together:
+    a few transactions for the whole slot.
+
+    Only its own window: when the worker falls behind, several slot jobs run at once, and each
+    firing every earlier pending timer too made them all fight over the same oldest timers
+    (each fired once, read and locked many times over), so a backlog grew on itself. An earlier
+    timer still pending (its slot's job failed or was lost) is the sweeper's.
 
     A slot serves the timers of many requests: its span is a trace of its own, linked to the
     request that scheduled the slot first (``carrier``), and its lines carry no request id."""
     runtime: Runtime = ctx[RUNTIME]
-    until = datetime.fromtimestamp(slot_ms / 1000, UTC)
+    after, until = slot_window(slot_ms)
     fired = 0
 
     async def first(chain: Chain) -> None:
         nonlocal fired
-        while due := await runtime.workflow.timers_due(until, TIMERS_PER_ROUND):
+        while due := await runtime.workflow.timers_due(until, TIMERS_PER_ROUND, after=after):
             reports = [runtime.executor.report(TimerDue(t), i) for t, i in due]
             outcomes = await asyncio.gather(*reports, return_exceptions=True)
             fired += len(due)
@@ -406,15 +412,17 @@ async def sweep(runtime: Runtime) -> tuple[int, int]:
 
     Jobs and timers due before the next sweep are enqueued (a deferred arq job for the later
     ones). A job that became due within the last interval is left alone: it was handed over a
-    moment ago and is probably running inline, where arq's job id cannot deduplicate it. Every
-    other duplicate is harmless: arq refuses a job id it holds, and a job that has run finds
-    its row done."""
+    moment ago and is probably running inline, where arq's job id cannot deduplicate it. So is
+    a timer: its slot's job is queued or running (a worker behind on a burst of timers was
+    handed each one again as a job of its own, thousands of arq jobs on top of the burst).
+    Every other duplicate is harmless: arq refuses a job id it holds, and a job that has run
+    finds its row done."""
     now = runtime.workflow.clock()
     interval = timedelta(seconds=runtime.sweep_interval)
     horizon, recent = now + interval, now - interval
     jobs, timers = await runtime.workflow.due_work(until=horizon, limit=SWEEP_LIMIT)
     jobs = [j for j in jobs if j.run_at <= recent or now < j.run_at <= horizon]
-    timers = [t for t in timers if t.due_at <= horizon]
+    timers = [t for t in timers if t.due_at <= recent or now < t.due_at <= horizon]
     await runtime.queue.submit(jobs)
     await runtime.queue.schedule(timers)
     closed = await runtime.workflow.close_stale()

@@ -554,18 +554,19 @@ class Workflow:
             timers = list(await session.exec(timers_query))
         return jobs, timers
 
-    async def timers_due(self, until: datetime, limit: int) -> list[tuple[int, int]]:
-        """(timer id, instance id) of pending timers of running instances due by ``until``,
-        soonest first."""
+    async def timers_due(
+        self, until: datetime, limit: int, *, after: datetime | None = None
+    ) -> list[tuple[int, int]]:
+        """(timer id, instance id) of pending timers of running instances due by ``until``
+        (and after ``after``, if given), soonest first."""
+        window = [col(Timer.due_at) <= until]
+        if after is not None:
+            window.append(col(Timer.due_at) > after)
         async with self.db.reading() as session:
             rows = await session.exec(
                 select(Timer.id, Timer.instance_id)
                 .join(Instance, col(Instance.id) == col(Timer.instance_id))
-                .where(
-                    col(Timer.status) == "pending",
-                    col(Timer.due_at) <= until,
-                    col(Instance.status) == RUNNING,
-                )
+                .where(col(Timer.status) == "pending", col(Instance.status) == RUNNING, *window)
                 .order_by(col(Timer.due_at))
                 .limit(limit)
             )
