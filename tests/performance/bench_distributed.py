@@ -236,6 +236,7 @@ async def bench_step_latency(
     }
 
 
+WORST_SECONDS = 5  # the seconds of due times with the latest timers, reported
 PROBE_STARTS = 300  # starts timed to size the timer delay when no order phase ran
 DELAY_MARGIN = 1.5  # the delay is this many times the time all starts are expected to take
 
@@ -271,14 +272,23 @@ async def bench_timers(
     await wait_completed(db, "bench-timer", timers, timeout=delay + spread + 600, after=after)
     rows = await db.fetch(
         """
-        SELECT extract(epoch FROM h.at - t.due_at) AS late
+        SELECT extract(epoch FROM h.at - t.due_at) AS late,
+            extract(epoch FROM t.due_at) - $2 AS due
         FROM timers t JOIN history h ON h.instance_id = t.instance_id
             AND h.type = 'timer_fired' AND h.data->>'timer' = t.key
         WHERE t.instance_id > $1
         """,
         after,
+        first_due.timestamp(),
     )
     late = [max(0.0, float(r["late"])) for r in rows]
+    # where the tail is: the worst seconds of due times (a late burst at the sweeps' moments, a
+    # slow start, or late all along read differently)
+    worst: dict[int, float] = {}
+    for r in rows:
+        second = int(float(r["due"]))
+        worst[second] = max(worst.get(second, 0.0), float(r["late"]))
+    slowest = sorted(worst.items(), key=lambda item: -item[1])[:WORST_SECONDS]
     return {
         "timers": timers,
         "pending_at_once": pending,
@@ -289,6 +299,10 @@ async def bench_timers(
         "valid": last - first < delay,
         "due_over_seconds": spread,
         "lateness": percentiles(late),
+        "worst_seconds": [
+            {"due_second": second, "max_ms": round(seconds * 1000, 1)}
+            for second, seconds in slowest
+        ],
     }
 
 
