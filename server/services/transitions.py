@@ -34,7 +34,6 @@ from server.crypto import KeyUnavailable, Vault
 from server.metrics import Observations
 from server.models import (
     Definition,
-    HistoryRecord,
     Incident,
     Instance,
     Job,
@@ -231,18 +230,18 @@ class Transitions:
             self._set_state(instance, decision.state, sensitive)
         self.changes.instance(instance)
         for h in decision.history:
-            record = HistoryRecord(
-                instance_id=instance.id,
-                seq=h.seq,
-                type=h.type,
-                step_id=h.step_id,
-                token_id=h.token_id,
-                actor=h.actor,
-                at=h.at,
-                data=h.data,
+            self.changes.history(
+                {
+                    "instance_id": instance.id,
+                    "seq": h.seq,
+                    "type": h.type,
+                    "step_id": h.step_id,
+                    "token_id": h.token_id,
+                    "actor": h.actor,
+                    "at": h.at,
+                    "data": h.data,
+                }
             )
-            self.session.add(record)
-            self.changes.history(instance.id, record)
         for command in decision.commands:
             await self._carry_out(instance, command, sensitive)
 
