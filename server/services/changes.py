@@ -69,7 +69,7 @@ class Changes:
         self._entry(incident.instance_id).incidents.append(incident)
 
     async def write(self, session: AsyncSession, now: datetime) -> list[OutboxRecord]:
-        """Add the outbox rows to ``session`` (call last, inside the transaction)."""
+        """Insert the history and add the outbox rows (call last, inside the transaction)."""
         if not self._touched:
             return []
         await session.flush()  # the ORM's rows first: task and incident ids
