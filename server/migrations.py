@@ -86,7 +86,7 @@ async def downgrade(url: str, revision: str) -> None:
 
 async def current(url: str) -> str | None:
     """The database's revision; None when it was never migrated (or is at base)."""
-    return await _run(url, _current_revision)
+    return await _run(url, revision_of)
 
 
 @asynccontextmanager
@@ -114,10 +114,6 @@ async def migration_connection(url: str) -> AsyncIterator[AsyncConnection]:
 async def _run(url: str, work: Callable[[Connection], T]) -> T:
     async with migration_connection(url) as connection:
         return await connection.run_sync(work)
-
-
-def _current_revision(connection: Connection) -> str | None:
-    return revision_of(connection)
 
 
 def revision_of(connection: Connection) -> str | None:
