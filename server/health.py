@@ -37,7 +37,7 @@ from server import migrations
 from server.auth.errors import AuthError
 from server.auth.roles import Permission
 from server.db import Database
-from server.metrics_sampler import pool_connections
+from server.metrics_sampler import outbox_lag, pool_connections
 from server.rest import auth_error, authenticate
 from server.services import operations_stats
 from server.shutdown import Draining
@@ -213,10 +213,7 @@ class HealthChecks:
     async def _outbox(self, db: Database) -> dict[str, Any]:
         async with db.reading() as session:
             pending, oldest = await operations_stats.outbox_backlog(session)
-        lag = 0.0
-        if isinstance(oldest, datetime):
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            lag = max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+        lag = outbox_lag(oldest, datetime.now(UTC))
         return {"pending": pending, "lag_seconds": round(lag, 3)}
 
     async def _queue(self) -> dict[str, Any]:

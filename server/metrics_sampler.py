@@ -73,8 +73,12 @@ def set_sampled(stats: SampledStats, now: datetime) -> None:
             gauge.labels(label).set(value)
     TIMERS_PENDING.set(stats.timers_pending)
     OUTBOX_PENDING.set(stats.outbox_pending)
-    oldest = stats.outbox_oldest
-    OUTBOX_LAG.set(0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0))
+    OUTBOX_LAG.set(outbox_lag(stats.outbox_oldest, now))
+
+
+def outbox_lag(oldest: datetime | None, now: datetime) -> float:
+    """Seconds the oldest unpublished outbox row has waited (0 with none)."""
+    return 0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0)
 
 
 class Sampler:
