@@ -382,7 +382,7 @@ async def fire_timers(ctx: dict[str, Any], slot_ms: int, carrier: object = None)
 
     async def first(chain: Chain) -> None:
         nonlocal fired
-        while due := await runtime.workflow.timers_due(until, TIMERS_PER_ROUND, after=after):
+        while due := await runtime.workflow.timers_due(after, until, TIMERS_PER_ROUND):
             reports = [runtime.executor.report(TimerDue(t), i) for t, i in due]
             outcomes = await asyncio.gather(*reports, return_exceptions=True)
             fired += len(due)
@@ -420,9 +420,13 @@ async def sweep(runtime: Runtime) -> tuple[int, int]:
     now = runtime.workflow.clock()
     interval = timedelta(seconds=runtime.sweep_interval)
     horizon, recent = now + interval, now - interval
+
+    def hand_over(due: datetime) -> bool:
+        return due <= recent or now < due  # due_work reads only what is due by the horizon
+
     jobs, timers = await runtime.workflow.due_work(until=horizon, limit=SWEEP_LIMIT)
-    jobs = [j for j in jobs if j.run_at <= recent or now < j.run_at <= horizon]
-    timers = [t for t in timers if t.due_at <= recent or now < t.due_at <= horizon]
+    jobs = [j for j in jobs if hand_over(j.run_at)]
+    timers = [t for t in timers if hand_over(t.due_at)]
     await runtime.queue.submit(jobs)
     await runtime.queue.schedule(timers)
     closed = await runtime.workflow.close_stale()

@@ -555,18 +555,20 @@ class Workflow:
         return jobs, timers
 
     async def timers_due(
-        self, until: datetime, limit: int, *, after: datetime | None = None
+        self, after: datetime, until: datetime, limit: int
     ) -> list[tuple[int, int]]:
-        """(timer id, instance id) of pending timers of running instances due by ``until``
-        (and after ``after``, if given), soonest first."""
-        window = [col(Timer.due_at) <= until]
-        if after is not None:
-            window.append(col(Timer.due_at) > after)
+        """(timer id, instance id) of pending timers of running instances due after ``after``
+        and by ``until``, soonest first."""
         async with self.db.reading() as session:
             rows = await session.exec(
                 select(Timer.id, Timer.instance_id)
                 .join(Instance, col(Instance.id) == col(Timer.instance_id))
-                .where(col(Timer.status) == "pending", col(Instance.status) == RUNNING, *window)
+                .where(
+                    col(Timer.status) == "pending",
+                    col(Instance.status) == RUNNING,
+                    col(Timer.due_at) > after,
+                    col(Timer.due_at) <= until,
+                )
                 .order_by(col(Timer.due_at))
                 .limit(limit)
             )
